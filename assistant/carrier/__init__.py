@@ -1,0 +1,1 @@
+"""The carrier domain: seed format, rules, the embedded simulator, stores and the HTTP adapter."""
