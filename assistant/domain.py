@@ -116,6 +116,16 @@ class Recipient:
     phone: str | None = None
     email: str | None = None
 
+    def public(self) -> Recipient:
+        """What anyone with the tracking id may know: country, city and the postal region.
+
+        The region (the postcode's first digit) feeds the ETA model; the full postcode stays
+        secret because it is what verification asks for.
+        """
+        return Recipient(
+            name="", street="", postcode=self.postcode[:1], city=self.city, country=self.country
+        )
+
 
 @dataclass(frozen=True)
 class Event:

@@ -16,7 +16,7 @@ from typing import Any
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assistant.carrier.rules import local_date, redirect_refusal
+from assistant.carrier.rules import delivered_at, local_date, redirect_refusal
 from assistant.clock import Clock
 from assistant.domain import (
     CaseCategory,
@@ -197,6 +197,17 @@ class CarrierTools:
             tool=name, arguments=args.model_dump(), ok=True, result=result, private=private
         )
 
+    def existing(self, tracking_ids: list[str]) -> list[str]:
+        """Which of these ids the carrier knows (to suggest the one a typo came from)."""
+        found = []
+        for tracking_id in tracking_ids[:25]:
+            try:
+                self._backend.get_shipment(tracking_id)
+            except ToolFailed:
+                continue
+            found.append(tracking_id)
+        return found
+
     # --- tools -----------------------------------------------------------------------------
     def get_shipment_status(
         self, args: ShipmentStatusArgs, verification: str | None = None
@@ -228,6 +239,12 @@ class CarrierTools:
             "pickup_deadline": None,
             "service_point": None,
             "days_since_last_scan": (self._clock.now() - shipment.last_event.at).days,
+            "delivered_at": delivered.isoformat()
+            if (delivered := delivered_at(shipment))
+            else None,
+            "damaged_in_transit": any(
+                e.code is EventCode.DAMAGED_IN_TRANSIT for e in shipment.events
+            ),
         }
         if shipment.customs:
             due = shipment.customs.amount_due

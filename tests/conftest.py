@@ -89,7 +89,9 @@ def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Each test sees only the BUDBRINGER_* variables it sets, and a data dir of its own."""
     for name in list(os.environ):
         if name.startswith("BUDBRINGER_"):

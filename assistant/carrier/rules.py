@@ -32,6 +32,8 @@ __all__ = [
     "SERVICE_POINT_MAX_KG",
     "case_priority",
     "case_refusal",
+    "case_refusal_for",
+    "delivered_at",
     "local_date",
     "normalize_postcode",
     "redirect_options",
@@ -193,11 +195,8 @@ def redirect_options(
     return options
 
 
-def _last_scan(shipment: Shipment) -> datetime:
-    return shipment.last_event.at
-
-
-def _delivered_at(shipment: Shipment) -> datetime | None:
+def delivered_at(shipment: Shipment) -> datetime | None:
+    """When the parcel was delivered, if it was."""
     for event in reversed(shipment.events):
         if event.code is EventCode.DELIVERED:
             return event.at
@@ -206,11 +205,31 @@ def _delivered_at(shipment: Shipment) -> datetime | None:
 
 def case_refusal(shipment: Shipment, category: CaseCategory, now: datetime) -> ToolFailed | None:
     """Why a case of `category` cannot be opened for this parcel now, or None when it can."""
-    country = shipment.recipient.country
-    today = local_date(now, country)
-    delivered = _delivered_at(shipment)
-    damaged_in_transit = any(e.code is EventCode.DAMAGED_IN_TRANSIT for e in shipment.events)
+    return case_refusal_for(
+        category,
+        now=now,
+        country=shipment.recipient.country,
+        status=shipment.status,
+        delivered=delivered_at(shipment),
+        last_scan=shipment.last_event.at,
+        promised=shipment.promised_date,
+        damaged_in_transit=any(e.code is EventCode.DAMAGED_IN_TRANSIT for e in shipment.events),
+    )
 
+
+def case_refusal_for(
+    category: CaseCategory,
+    *,
+    now: datetime,
+    country: str,
+    status: EventCode,
+    delivered: datetime | None,
+    last_scan: datetime,
+    promised: date | None,
+    damaged_in_transit: bool,
+) -> ToolFailed | None:
+    """The complaint rules of DESIGN §3 over the facts a status lookup gives."""
+    today = local_date(now, country)
     if category in (
         CaseCategory.DAMAGED,
         CaseCategory.MISSING_AFTER_DELIVERY,
@@ -222,7 +241,7 @@ def case_refusal(shipment: Shipment, category: CaseCategory, now: datetime) -> T
             return ToolFailed(
                 "not_eligible_yet",
                 f"a {category.value.replace('_', ' ')} case needs the parcel to be delivered first",
-                {"status": shipment.status.value, "needs": "delivered"},
+                {"status": status.value, "needs": "delivered"},
             )
         deadline = local_date(delivered, country) + timedelta(days=REPORT_AFTER_DELIVERY_DAYS)
         if today > deadline:
@@ -233,16 +252,12 @@ def case_refusal(shipment: Shipment, category: CaseCategory, now: datetime) -> T
             )
         return None
     if category is CaseCategory.DELAYED:
-        if delivered is not None or shipment.status is EventCode.AVAILABLE_FOR_PICKUP:
+        if delivered is not None or status is EventCode.AVAILABLE_FOR_PICKUP:
             return ToolFailed(
-                "already_delivered",
-                "the parcel has already arrived",
-                {"status": shipment.status.value},
+                "already_delivered", "the parcel has already arrived", {"status": status.value}
             )
-        if shipment.promised_date is None or today <= shipment.promised_date:
-            eligible = (
-                (shipment.promised_date + timedelta(days=1)) if shipment.promised_date else None
-            )
+        if promised is None or today <= promised:
+            eligible = (promised + timedelta(days=1)) if promised else None
             return ToolFailed(
                 "not_eligible_yet",
                 "a delay case can be opened from the day after the promised delivery date",
@@ -250,16 +265,16 @@ def case_refusal(shipment: Shipment, category: CaseCategory, now: datetime) -> T
             )
         return None
     if category is CaseCategory.LOST:
-        if delivered is not None or shipment.status in (
+        if delivered is not None or status in (
             EventCode.AVAILABLE_FOR_PICKUP,
             EventCode.RETURNED_TO_SENDER,
         ):
             return ToolFailed(
                 "not_lost",
                 "the parcel has a final scan, so it is not lost",
-                {"status": shipment.status.value},
+                {"status": status.value},
             )
-        eligible_from = _last_scan(shipment) + timedelta(days=LOST_AFTER_DAYS_WITHOUT_SCAN)
+        eligible_from = last_scan + timedelta(days=LOST_AFTER_DAYS_WITHOUT_SCAN)
         if now < eligible_from:
             return ToolFailed(
                 "not_eligible_yet",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from assistant.carrier import rules
+from assistant.carrier.codec import redact_view
 from assistant.carrier.seed import Seed
 from assistant.clock import Clock
 from assistant.domain import (
@@ -103,12 +104,13 @@ class CarrierSimulator:
     def get_shipment(self, tracking_id: str, verification: str | None = None) -> ShipmentView:
         shipment, redirect = self._effective(tracking_id)
         point = self._seed.service_points.get(shipment.service_point_id or "")
-        return ShipmentView(
+        view = ShipmentView(
             shipment=shipment,
             verified=self._verified(tracking_id, verification),
             active_redirect=redirect,
             service_point=point,
         )
+        return redact_view(view)
 
     def service_points(self, country: str) -> Sequence[ServicePoint]:
         return tuple(self._points_by_country.get(country, ()))

@@ -110,6 +110,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _utc(value: datetime) -> datetime:
+    # SQLite's DateTime keeps the wall-clock time and drops the offset: store UTC so that
+    # `_aware` reads back the same instant.
+    return value.astimezone(UTC)
+
+
 def _option_to_json(option: RedirectOption) -> str:
     point = option.service_point
     return json.dumps(
@@ -171,7 +177,7 @@ class SqlCarrierStore:
             "status": case.status.value,
             "language": case.language,
             "shipment_status": case.shipment_status,
-            "created_at": case.created_at,
+            "created_at": _utc(case.created_at),
         }
         try:
             with self.engine.begin() as conn:
@@ -211,7 +217,7 @@ class SqlCarrierStore:
             "idempotency_key": idempotency_key,
             "tracking_id": redirect.tracking_id,
             "option": _option_to_json(redirect.option),
-            "applied_at": redirect.applied_at,
+            "applied_at": _utc(redirect.applied_at),
         }
         try:
             with self.engine.begin() as conn:
@@ -248,7 +254,7 @@ class SqlCarrierStore:
     # --- VerificationStore -----------------------------------------------------------------
     def record_failure(self, tracking_id: str, at: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(verification_failures).values(tracking_id=tracking_id, at=at))
+            conn.execute(insert(verification_failures).values(tracking_id=tracking_id, at=_utc(at)))
 
     def failures_since(self, tracking_id: str, since: datetime) -> list[datetime]:
         query = (
@@ -274,7 +280,7 @@ class SqlCarrierStore:
                 insert(verifications).values(
                     token=verification.token,
                     tracking_id=verification.tracking_id,
-                    expires_at=verification.expires_at,
+                    expires_at=_utc(verification.expires_at),
                 )
             )
 

@@ -68,7 +68,9 @@ SENTENCES = [
 
 @given(tracking_id=valid_ids, data=st.data(), sentence=st.sampled_from(SENTENCES))
 @settings(max_examples=300, deadline=None)
-def test_every_valid_id_is_found_and_normalised(tracking_id: str, data: st.DataObject, sentence: str) -> None:
+def test_every_valid_id_is_found_and_normalised(
+    tracking_id: str, data: st.DataObject, sentence: str
+) -> None:
     typed = data.draw(typed_by_a_customer(tracking_id))
     matches = find_tracking_ids(sentence.format(id=typed))
     assert [m.normalized for m in matches] == [tracking_id]
@@ -77,7 +79,9 @@ def test_every_valid_id_is_found_and_normalised(tracking_id: str, data: st.DataO
 
 @given(tracking_id=sscc_ids(), position=st.integers(2, 19), replacement=digits)
 @settings(max_examples=300)
-def test_every_single_corrupted_sscc_digit_is_rejected(tracking_id: str, position: int, replacement: str) -> None:
+def test_every_single_corrupted_sscc_digit_is_rejected(
+    tracking_id: str, position: int, replacement: str
+) -> None:
     if tracking_id[position] == replacement:
         return
     corrupted = tracking_id[:position] + replacement + tracking_id[position + 1 :]
@@ -92,7 +96,9 @@ def _s10_sum_remainder(tracking_id: str) -> int:
 
 @given(tracking_id=s10_ids(), position=st.integers(2, 10), replacement=digits)
 @settings(max_examples=300)
-def test_every_single_corrupted_s10_digit_is_rejected(tracking_id: str, position: int, replacement: str) -> None:
+def test_every_single_corrupted_s10_digit_is_rejected(
+    tracking_id: str, position: int, replacement: str
+) -> None:
     """Rejected except in the standard's one blind spot: check digit 5 serves remainders 0 and 6."""
     if tracking_id[position] == replacement:
         return
@@ -135,7 +141,10 @@ def test_formats_customers_type(text: str, expected: str) -> None:
 
 def test_several_ids_in_one_message_keep_their_order() -> None:
     text = "I have two: 00742488237435897698 and rr361920561se, plus RR361920561SE again"
-    assert [m.normalized for m in find_tracking_ids(text)] == ["00742488237435897698", "RR361920561SE"]
+    assert [m.normalized for m in find_tracking_ids(text)] == [
+        "00742488237435897698",
+        "RR361920561SE",
+    ]
     assert normalize_tracking_id(text) is None  # two different ids: not one answer
 
 
@@ -166,7 +175,15 @@ def test_other_carriers_ids_are_recognised_as_foreign() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["ring mig på 12345678", "postnummer 8000", "", "😀😀😀", "order 2026-11-22", "RR36192056SE", "x" * 10_000],
+    [
+        "ring mig på 12345678",
+        "postnummer 8000",
+        "",
+        "😀😀😀",
+        "order 2026-11-22",
+        "RR36192056SE",
+        "x" * 10_000,
+    ],
 )
 def test_no_false_positives(text: str) -> None:
     assert [m for m in find_tracking_ids(text) if m.valid] == []

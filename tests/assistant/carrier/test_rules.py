@@ -15,7 +15,9 @@ from assistant.errors import ToolFailed
 from assistant.settings import DEMO_SEED
 from assistant.tools import PICKUP_DAYS
 
-FACTS = yaml.safe_load((Path(__file__).parents[3] / "knowledge" / "facts.yaml").read_text(encoding="utf-8"))
+FACTS = yaml.safe_load(
+    (Path(__file__).parents[3] / "knowledge" / "facts.yaml").read_text(encoding="utf-8")
+)
 CET = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=CET)
 
@@ -24,7 +26,9 @@ def test_rules_agree_with_the_help_centre_facts() -> None:
     assert FACTS["size_and_weight"]["service_point_max_kg"] == rules.SERVICE_POINT_MAX_KG
     assert FACTS["size_and_weight"]["locker_max_kg"] == rules.LOCKER_MAX_KG
     assert FACTS["compensation"]["report_damage_days"] == rules.REPORT_AFTER_DELIVERY_DAYS
-    assert FACTS["compensation"]["lost_after_days_without_scan"] == rules.LOST_AFTER_DAYS_WITHOUT_SCAN
+    assert (
+        FACTS["compensation"]["lost_after_days_without_scan"] == rules.LOST_AFTER_DAYS_WITHOUT_SCAN
+    )
     assert FACTS["delivery"]["other_day_working_days"] == rules.OTHER_DAY_WORKING_DAYS
     assert FACTS["pickup"]["service_point_days"] == PICKUP_DAYS[ServiceType.SERVICE_POINT]
     assert FACTS["pickup"]["locker_days"] == PICKUP_DAYS[ServiceType.LOCKER]
@@ -32,13 +36,21 @@ def test_rules_agree_with_the_help_centre_facts() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "country", "expected"),
-    [("8000", "DK", "8000"), ("DK-8000", "DK", "8000"), ("753 20", "SE", "75320"), ("0150", "NO", "0150"), ("02100", "FI", "02100")],
+    [
+        ("8000", "DK", "8000"),
+        ("DK-8000", "DK", "8000"),
+        ("753 20", "SE", "75320"),
+        ("0150", "NO", "0150"),
+        ("02100", "FI", "02100"),
+    ],
 )
 def test_postcodes_normalise_per_country(raw: str, country: str, expected: str) -> None:
     assert rules.normalize_postcode(raw, country) == expected
 
 
-@pytest.mark.parametrize(("raw", "country"), [("800", "DK"), ("75320", "DK"), ("8000", "SE"), ("abcd", "NO"), ("", "FI")])
+@pytest.mark.parametrize(
+    ("raw", "country"), [("800", "DK"), ("75320", "DK"), ("8000", "SE"), ("abcd", "NO"), ("", "FI")]
+)
 def test_postcodes_in_the_wrong_format_are_refused(raw: str, country: str) -> None:
     with pytest.raises(ToolFailed) as caught:
         rules.normalize_postcode(raw, country)
@@ -60,11 +72,17 @@ def test_options_follow_what_the_parcel_allows() -> None:
     assert kinds.count(RedirectKind.DAY) == 5
     points = [o for o in options if o.kind is RedirectKind.SERVICE_POINT]
     assert points[0].service_point is not None and points[0].service_point.postcode == "8000"
-    assert all(o.service_point and o.service_point.country == "DK" for o in options if o.service_point)
+    assert all(
+        o.service_point and o.service_point.country == "DK" for o in options if o.service_point
+    )
 
     signature = seed.shipments["00731975440229745081"]  # locker parcel, signature required
     kinds = {o.kind for o in rules.redirect_options(signature, seed.service_points.values(), NOW)}
-    assert RedirectKind.LOCKER not in kinds and RedirectKind.DOOR not in kinds and RedirectKind.DAY not in kinds
+    assert (
+        RedirectKind.LOCKER not in kinds
+        and RedirectKind.DOOR not in kinds
+        and RedirectKind.DAY not in kinds
+    )
 
 
 def test_case_eligibility_and_priority() -> None:

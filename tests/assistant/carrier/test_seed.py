@@ -87,7 +87,7 @@ def test_duplicate_ids_and_unknown_service_points_are_refused(tmp_path: Path) ->
         load_seed(folder)
     text = str(caught.value)
     assert "unknown service_point_id SE-00000-999" in text
-    assert f"duplicate tracking_id RR361920561SE (first on line 1)" in text
+    assert "duplicate tracking_id RR361920561SE (first on line 1)" in text
 
 
 def test_events_out_of_order_and_naive_times_are_refused(tmp_path: Path) -> None:

@@ -24,7 +24,16 @@ from assistant.domain import (
 )
 
 T0 = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-POINT = ServicePoint("DK-8000-001", ServiceType.SERVICE_POINT, "Netto", "Skolevej 1", "8000", "Aarhus C", "DK", "Mon-Sun 08-22")
+POINT = ServicePoint(
+    "DK-8000-001",
+    ServiceType.SERVICE_POINT,
+    "Netto",
+    "Skolevej 1",
+    "8000",
+    "Aarhus C",
+    "DK",
+    "Mon-Sun 08-22",
+)
 
 
 def _case(case_id: str, tracking_id: str = "RR361920561SE", at: datetime = T0) -> Case:
@@ -43,13 +52,19 @@ def _case(case_id: str, tracking_id: str = "RR361920561SE", at: datetime = T0) -
     )
 
 
-def _redirect(redirect_id: str, at: datetime = T0, option: RedirectOption | None = None) -> Redirect:
-    option = option or RedirectOption("sp:DK-8000-001", RedirectKind.SERVICE_POINT, service_point=POINT)
+def _redirect(
+    redirect_id: str, at: datetime = T0, option: RedirectOption | None = None
+) -> Redirect:
+    option = option or RedirectOption(
+        "sp:DK-8000-001", RedirectKind.SERVICE_POINT, service_point=POINT
+    )
     return Redirect(redirect_id, "RR361920561SE", option, at)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InMemoryCarrierStore | SqlCarrierStore]:
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[InMemoryCarrierStore | SqlCarrierStore]:
     if request.param == "memory":
         yield InMemoryCarrierStore()
         return
@@ -87,10 +102,14 @@ def test_same_case_key_returns_first_case(store: InMemoryCarrierStore | SqlCarri
     assert [c.case_id for c in store.list_cases()] == ["CS-1"]
 
 
-def test_cases_listed_newest_first_and_filtered(store: InMemoryCarrierStore | SqlCarrierStore) -> None:
+def test_cases_listed_newest_first_and_filtered(
+    store: InMemoryCarrierStore | SqlCarrierStore,
+) -> None:
     store.add_case(_case("CS-1", at=T0), "k1")
     store.add_case(_case("CS-2", at=T0 + timedelta(hours=1)), "k2")
-    store.add_case(_case("CS-3", tracking_id="00742488237435897698", at=T0 + timedelta(hours=2)), "k3")
+    store.add_case(
+        _case("CS-3", tracking_id="00742488237435897698", at=T0 + timedelta(hours=2)), "k3"
+    )
     assert [c.case_id for c in store.list_cases()] == ["CS-3", "CS-2", "CS-1"]
     assert [c.case_id for c in store.list_cases(tracking_id="RR361920561SE")] == ["CS-2", "CS-1"]
     assert [c.case_id for c in store.list_cases(limit=1)] == ["CS-3"]
@@ -98,7 +117,11 @@ def test_cases_listed_newest_first_and_filtered(store: InMemoryCarrierStore | Sq
 
 def test_redirect_round_trip_and_latest(store: InMemoryCarrierStore | SqlCarrierStore) -> None:
     first = _redirect("RD-1", T0)
-    later = _redirect("RD-2", T0 + timedelta(minutes=5), RedirectOption("day:2026-11-25", RedirectKind.DAY, day=date(2026, 11, 25)))
+    later = _redirect(
+        "RD-2",
+        T0 + timedelta(minutes=5),
+        RedirectOption("day:2026-11-25", RedirectKind.DAY, day=date(2026, 11, 25)),
+    )
     store.add_redirect(first, "r1")
     store.add_redirect(later, "r2")
     assert store.latest_redirect("RR361920561SE") == later
@@ -106,12 +129,16 @@ def test_redirect_round_trip_and_latest(store: InMemoryCarrierStore | SqlCarrier
     assert store.latest_redirect("00742488237435897698") is None
 
 
-def test_same_redirect_key_returns_first_redirect(store: InMemoryCarrierStore | SqlCarrierStore) -> None:
+def test_same_redirect_key_returns_first_redirect(
+    store: InMemoryCarrierStore | SqlCarrierStore,
+) -> None:
     store.add_redirect(_redirect("RD-1"), "r1")
     assert store.add_redirect(_redirect("RD-2"), "r1").redirect_id == "RD-1"
 
 
-def test_verification_failures_window_and_clear(store: InMemoryCarrierStore | SqlCarrierStore) -> None:
+def test_verification_failures_window_and_clear(
+    store: InMemoryCarrierStore | SqlCarrierStore,
+) -> None:
     for minutes in (0, 10, 20):
         store.record_failure("RR361920561SE", T0 + timedelta(minutes=minutes))
     assert len(store.failures_since("RR361920561SE", T0 + timedelta(minutes=5))) == 2
@@ -125,3 +152,18 @@ def test_verification_tokens(store: InMemoryCarrierStore | SqlCarrierStore) -> N
     store.save_verification(verification)
     assert store.get_verification("tok-1") == verification
     assert store.get_verification("tok-2") is None
+
+
+def test_times_with_an_offset_read_back_as_the_same_instant(
+    store: InMemoryCarrierStore | SqlCarrierStore,
+) -> None:
+    """Regression: SQLite dropped the offset, so 12:00+01:00 came back as 12:00 UTC (an hour late)."""
+    from datetime import timezone
+
+    local = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    store.add_case(_case("CS-9", at=local), "k9")
+    stored = store.get_case("CS-9")
+    assert stored is not None and stored.created_at == local
+    store.record_failure("RR361920561SE", local)
+    assert store.failures_since("RR361920561SE", local) == [local]
+    assert store.failures_since("RR361920561SE", local + timedelta(seconds=1)) == []
