@@ -191,7 +191,9 @@ class CarrierTools:
         try:
             result = function(args, **context)
         except ToolFailed as exc:
-            return Action(tool=name, arguments=args.model_dump(), ok=False, result=exc.as_result())
+            return Action(
+                tool=name, arguments=args.model_dump(mode="json"), ok=False, result=exc.as_result()
+            )
         private = {k.lstrip("_"): result.pop(k) for k in [k for k in result if k.startswith("_")]}
         return Action(
             tool=name, arguments=args.model_dump(), ok=True, result=result, private=private

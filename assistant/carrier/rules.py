@@ -170,6 +170,10 @@ def redirect_options(
         (p for p in points if p.country == country and p.id != shipment.service_point_id),
         key=lambda p: (_postcode_distance(p.postcode, postcode), p.id),
     )
+    # Points in the recipient's postal region (same first digit) when there are any: a locker
+    # in another city is no help, however near its postcode is numerically.
+    nearby = [p for p in candidates if p.postcode[:1] == postcode[:1]]
+    candidates = nearby or candidates
     options: list[RedirectOption] = []
     if shipment.weight_kg <= SERVICE_POINT_MAX_KG:
         chosen = [p for p in candidates if p.type is ServiceType.SERVICE_POINT][
