@@ -11,7 +11,7 @@ PORT ?= 8000
 # Offline-safe defaults for third-party libraries (DEPENDENCIES.md traps 3, 4, 8, 9).
 export HF_HUB_OFFLINE := 1
 export RAGAS_DO_NOT_TRACK := true
-export OMP_NUM_THREADS ?= 2
+export OMP_NUM_THREADS ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install run test lint typecheck imports unit bench clean
@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo seed is dated around 2026-11-23: freeze the clock there unless told otherwise.
 run: install
-	$(BIN)/budbringer serve --host $(HOST) --port $(PORT)
+	BUDBRINGER_NOW=$${BUDBRINGER_NOW:-2026-11-23T12:00:00+01:00} $(BIN)/budbringer serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

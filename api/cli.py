@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.container import Container
+from api.knowledge_cli import register as register_knowledge_commands
 from assistant.domain import CaseCategory
 from assistant.settings import get_settings
 from assistant.tools import Action
@@ -27,6 +28,7 @@ carrier_app = typer.Typer(
 eta_app = typer.Typer(help="The ETA model (parcel predictor).", no_args_is_help=True)
 app.add_typer(carrier_app, name="carrier")
 app.add_typer(eta_app, name="eta")
+register_knowledge_commands(app)
 
 console = Console()
 err = Console(stderr=True)
@@ -76,6 +78,59 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     from api.app import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def chat(
+    language: Annotated[
+        str, typer.Option(help="The language to greet in: da, sv, nb, fi or en.")
+    ] = "en",
+) -> None:
+    """A terminal conversation with the assistant (the same engine the API uses)."""
+    import uuid
+
+    if language not in ("da", "sv", "nb", "fi", "en"):
+        err.print(f"unknown language {language!r}: use da, sv, nb, fi or en")
+        raise typer.Exit(2)
+    container = _container()
+    ensure_index(container)
+    conversation_id = f"cli-{uuid.uuid4().hex[:12]}"
+    result = container.conversations.start(conversation_id, language)
+    _print_turn(result)
+    try:
+        while True:
+            try:
+                text = console.input("[bold cyan]you>[/] ")
+            except EOFError:
+                break
+            if text.strip().lower() in ("/quit", "/exit"):
+                break
+            _print_turn(container.conversations.turn(conversation_id, text))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+def _print_turn(result: Any) -> None:
+    for message in result.messages:
+        console.print(f"[bold green]budbringer>[/] {message['text']}")
+    for citation in result.citations:
+        console.print(
+            f"  [dim]source: {citation['title']} ({citation['article_id']}, {citation['language']})[/]"
+        )
+    if result.quick_replies:
+        console.print("  [dim]" + " · ".join(result.quick_replies) + "[/]")
+
+
+def ensure_index(container: Container) -> None:
+    """Build the help-centre index when none exists yet (first start)."""
+    if container.reindexer.store.live_version() is not None:
+        return
+    with console.status("building the help-centre index (first start)…"):
+        report = container.reindexer.run(full=True)
+    if report.failed:
+        err.print(f"[bold red]the help-centre index could not be built[/]: {report.message}")
 
 
 @carrier_app.command("serve")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from assistant.carrier import rules
@@ -58,6 +58,7 @@ class CarrierSimulator:
         max_attempts: int = 3,
         lock_minutes: int = 15,
         verification_ttl: timedelta = timedelta(minutes=30),
+        new_id: Callable[[str], str] = _new_id,
     ) -> None:
         self._seed = seed
         self._cases = cases
@@ -67,6 +68,7 @@ class CarrierSimulator:
         self._max_attempts = max_attempts
         self._lock = timedelta(minutes=lock_minutes)
         self._ttl = verification_ttl
+        self._new_id = new_id
         self._points_by_country: dict[str, list[ServicePoint]] = {}
         for point in seed.service_points.values():
             self._points_by_country.setdefault(point.country, []).append(point)
@@ -174,7 +176,7 @@ class CarrierSimulator:
         option = rules.option_by_id(
             self.list_redirect_options(tracking_id, verification), option_id
         )
-        redirect = Redirect(_new_id("RD"), tracking_id, option, self._clock.now())
+        redirect = Redirect(self._new_id("RD"), tracking_id, option, self._clock.now())
         return self._redirects.add_redirect(redirect, idempotency_key)
 
     # --- cases -----------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class CarrierSimulator:
         if refusal:
             raise refusal
         case = Case(
-            case_id=_new_id("CS"),
+            case_id=self._new_id("CS"),
             tracking_id=request.tracking_id,
             category=request.category,
             priority=rules.case_priority(shipment, request.category),
