@@ -87,7 +87,7 @@ class ConversationEngine:
         with self._lock(conversation_id):
             snapshot = self.graph.get_state(config)
             payload: Any = Command(resume=text) if "confirm" in snapshot.next else {"text": text}
-            self.graph.invoke(payload, config, context=self.context)
+            self.graph.invoke(payload, config, context=self.context, durability="exit")
             self.prune(conversation_id)
             return self._result(conversation_id)
 

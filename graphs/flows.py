@@ -67,8 +67,9 @@ def new_frame(flow: FlowName) -> Frame:
 
 # --- filling slots from what the customer wrote --------------------------------------------
 def _tracking_id(nlu: Understanding) -> str | None:
-    valid = [m.normalized for m in nlu.slots.tracking_ids if m.valid]
-    return valid[0] if valid else None
+    """The one valid id in the message; several different ones need a clarifying question."""
+    valid = list(dict.fromkeys(m.normalized for m in nlu.slots.tracking_ids if m.valid))
+    return valid[0] if len(valid) == 1 else None
 
 
 def _contact(nlu: Understanding) -> str | None:
@@ -97,6 +98,18 @@ def apply_understanding(
     values: dict[str, Any] = {}
     if (tid := _tracking_id(nlu)) is not None:
         values["tracking_id"] = tid
+    else:
+        several = list(dict.fromkeys(m.normalized for m in nlu.slots.tracking_ids if m.valid))
+        if len(several) > 1:
+            frame["facts"]["candidates"] = several
+    if (
+        nlu.slots.choice is not None
+        and frame["facts"].get("candidates")
+        and frame["awaiting"] == "tracking_id"
+    ):
+        candidates = frame["facts"]["candidates"]
+        if 0 <= nlu.slots.choice < len(candidates):
+            values["tracking_id"] = candidates[nlu.slots.choice]
     if nlu.slots.postcodes:
         values["postcode"] = nlu.slots.postcodes[0]
     if nlu.slots.choice is not None and frame["facts"].get("options"):
@@ -216,6 +229,10 @@ def _ask(slot: SlotSpec, frame: Frame, io: TurnIO, *, reask: bool, quiet: bool =
     frame["awaiting"] = slot.name
     if slot.name == "redirect_option":
         _show_options(frame, io, reask=reask)
+    elif slot.name == "tracking_id" and frame["facts"].get("candidates") and not quiet:
+        candidates = frame["facts"]["candidates"]
+        io.say("which_parcel", ids=", ".join(candidates))
+        io.quick_labels(candidates)
     elif not quiet:
         io.say(slot.reask if reask else slot.ask)
 

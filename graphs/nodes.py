@@ -79,6 +79,8 @@ def understand(state: ConversationState, runtime: Runtime[AssistantContext]) -> 
             conversation_id="",
         )
         offered = offered_labels(top, probe)
+    elif top and top["awaiting"] == "tracking_id" and top["facts"].get("candidates"):
+        offered = list(top["facts"]["candidates"])
     nlu = ctx.understander.understand(
         text,
         conversation_language=cast("Lang | None", state.get("language")),
@@ -137,7 +139,9 @@ def flow(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[s
         frame = new_frame(task["flow"])
         if task.get("category"):
             frame["slots"]["complaint_category"] = task["category"]
-        if last_id and not any(m.valid for m in nlu.slots.tracking_ids):
+        if task.get("tracking_id"):
+            frame["slots"]["tracking_id"] = task["tracking_id"]
+        elif last_id and not any(m.valid for m in nlu.slots.tracking_ids):
             frame["slots"]["tracking_id"] = last_id
         if task.get("redirect_kind"):
             frame["facts"]["wanted_kind"] = task["redirect_kind"]
@@ -184,7 +188,7 @@ def flow(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[s
         and any(i.name == "yes" for i in nlu.intents)
     ):
         frame["slots"]["tracking_id"] = frame["facts"].pop("suggestion")
-    changed = apply_understanding(frame, spec, nlu, first=first)
+    changed = [] if task.get("tracking_id") else apply_understanding(frame, spec, nlu, first=first)
     if "tracking_id" not in frame["slots"] and _explain_tracking_ids(frame, nlu, io):
         frame["awaiting"] = "tracking_id"
         return _merge(state, io, stack=stack)

@@ -72,6 +72,11 @@ def plan(stack: list[Frame], nlu: Understanding) -> list[Task]:
                     tasks.append(Task(kind="flow"))
                     continuing = True
                 continue
+            ids = _valid_ids(nlu)
+            if flow == "track_parcel" and len(ids) > 1:
+                # "where are X and Y?": one tracking per parcel, in the order given.
+                tasks.extend(Task(kind="start_flow", flow=flow, tracking_id=i) for i in ids)
+                continue
             tasks.append(
                 Task(
                     kind="start_flow",
@@ -107,11 +112,15 @@ def _smalltalk(top: Frame | None, names: Sequence[str]) -> list[Task]:
     return [Task(kind="smalltalk", intent="unknown")]
 
 
+def _valid_ids(nlu: Understanding) -> list[str]:
+    return list(dict.fromkeys(m.normalized for m in nlu.slots.tracking_ids if m.valid))
+
+
 def _dedupe(tasks: list[Task]) -> list[Task]:
     seen: set[tuple[str | None, ...]] = set()
     unique: list[Task] = []
     for task in tasks:
-        key = (task.get("kind"), task.get("flow"))
+        key = (task.get("kind"), task.get("flow"), task.get("tracking_id"))
         if key not in seen:
             seen.add(key)
             unique.append(task)

@@ -51,6 +51,7 @@ class Task(TypedDict, total=False):
     reason: str
     category: str | None
     redirect_kind: str | None
+    tracking_id: str
 
 
 class ConversationState(TypedDict, total=False):

@@ -52,6 +52,12 @@ class TurnIO:
             if label not in self.quick_replies:
                 self.quick_replies.append(label)
 
+    def quick_labels(self, labels: list[str]) -> None:
+        """Quick replies that are data, not catalogue keys (tracking ids to pick from)."""
+        for label in labels:
+            if label not in self.quick_replies:
+                self.quick_replies.append(label)
+
     def call(self, tool: str, arguments: dict[str, Any], **context: Any) -> Action:
         action = self.tools.run(tool, arguments, **context)
         self.actions.append(action.model_dump(mode="json"))

@@ -310,3 +310,24 @@ def test_typo_in_a_tracking_id_gets_a_suggestion(chat: Chat) -> None:
     result = chat.say(f"where is {swapped}")
     assert result.awaiting == "tracking_id"
     assert result.actions == [] or not result.actions[0]["ok"]
+
+
+def test_two_parcels_tracked_in_one_message(chat: Chat) -> None:
+    chat.start("da")
+    result = chat.say(f"hvor er {HOME_DK} og {DELIVERED_SE}")
+    statuses = [
+        a["result"]["tracking_id"] for a in result.actions if a["tool"] == "get_shipment_status"
+    ]
+    assert statuses == [HOME_DK, DELIVERED_SE]
+    assert result.flow_status == "completed"
+    chat.snapshot("track_two_parcels_da")
+
+
+def test_which_parcel_is_asked_when_a_change_names_two(chat: Chat) -> None:
+    chat.start("en")
+    result = chat.say(f"i want to change the delivery of {HOME_DK} or {DELIVERED_SE}")
+    assert (result.flow, result.awaiting) == ("redirect_delivery", "tracking_id")
+    assert result.quick_replies == [HOME_DK, DELIVERED_SE]
+    chosen = chat.say("the first one")
+    assert chosen.awaiting == "postcode"
+    chat.snapshot("which_parcel_en")
