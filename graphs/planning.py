@@ -89,6 +89,9 @@ def plan(stack: list[Frame], nlu: Understanding) -> list[Task]:
             tasks.append(Task(kind="answer"))
     if not tasks:
         tasks = _smalltalk(top, names)
+        if tasks == [Task(kind="smalltalk", intent="unknown")] and _looks_like_a_question(nlu):
+            # Not one of ours by the rules: let the help centre try (it abstains when off-topic).
+            tasks = [Task(kind="answer")]
     elif top is not None and not continuing:
         tasks.append(Task(kind="flow", intent="resume"))
     return _dedupe(tasks)[:MAX_TASKS]
@@ -110,6 +113,11 @@ def _smalltalk(top: Frame | None, names: Sequence[str]) -> list[Task]:
         if name in names:
             return [Task(kind="smalltalk", intent=intent)]
     return [Task(kind="smalltalk", intent="unknown")]
+
+
+def _looks_like_a_question(nlu: Understanding) -> bool:
+    text = nlu.text.strip()
+    return text.endswith("?") or len(text.split()) >= 4
 
 
 def _valid_ids(nlu: Understanding) -> list[str]:

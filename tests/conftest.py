@@ -16,6 +16,12 @@ from urllib.parse import urlparse
 
 import pytest
 
+from assistant.embedding import E5Embedder
+from knowledge.reindex import Reindexer
+from retrieval.edge_store import EdgeKnowledgeStore
+from retrieval.retriever import HybridRetriever
+from tests.kb_index import CONTENT, FullIndex
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
@@ -126,3 +132,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def e5() -> E5Embedder:
+    """The real embedder (bundled model, no network), loaded once."""
+    return E5Embedder(num_threads=1)
+
+
+@pytest.fixture(scope="session")
+def full_index(tmp_path_factory: pytest.TempPathFactory, e5: E5Embedder) -> Iterator[FullIndex]:
+    """The 150 articles through the real ingestion into an Edge store, once per session."""
+    state = tmp_path_factory.mktemp("kb") / "knowledge"
+    report = Reindexer(EdgeKnowledgeStore(state), e5, CONTENT, state).run()
+    assert report.switched, report.message
+    store = EdgeKnowledgeStore(state)
+    yield FullIndex(store, HybridRetriever(store, e5), e5, report.counts)
+    store.close()

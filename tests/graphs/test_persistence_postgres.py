@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from api.container import build_checkpointer
 from assistant.settings import Settings
 from graphs.engine import ConversationEngine
 from tests.graphs.conftest import Chat
 
 
-
-
-def test_conversation_continues_after_a_restart_on_postgres(chat: Chat, postgres_url: str, tmp_path: Path) -> None:
+def test_conversation_continues_after_a_restart_on_postgres(
+    chat: Chat, postgres_url: str, tmp_path: Path
+) -> None:
     settings = Settings(data_dir=tmp_path, database_url=postgres_url)
     saver, pool = build_checkpointer(settings)
     try:
@@ -31,7 +29,9 @@ def test_conversation_continues_after_a_restart_on_postgres(chat: Chat, postgres
         assert (done.flow, done.flow_status) == ("redirect_delivery", "completed")
         second.turn("pg-1", "tack")
         with pool.connection() as conn:
-            count = conn.execute("SELECT COUNT(*) AS n FROM checkpoints WHERE thread_id = 'pg-1'").fetchone()
+            count = conn.execute(
+                "SELECT COUNT(*) AS n FROM checkpoints WHERE thread_id = 'pg-1'"
+            ).fetchone()
         assert count["n"] == 1, "old checkpoints are pruned on PostgreSQL as well"
     finally:
         pool.close()
