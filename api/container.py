@@ -25,13 +25,15 @@ from assistant.clock import Clock
 from assistant.domain import Shipment
 from assistant.embedding import E5Embedder
 from assistant.eta.model import EtaModel, EtaPrediction, load_or_train
+from assistant.llm import ChatModel, OpenAIChatModel
 from assistant.ports import CarrierBackend
 from assistant.replies import Catalogue
 from assistant.settings import Settings
 from assistant.tools import CarrierTools
 from assistant.understanding import Understander
-from graphs.context import AssistantContext
+from graphs.context import AssistantContext, UnderstandingPort
 from graphs.engine import ConversationEngine
+from graphs.llm_understanding import LLMUnderstander
 from knowledge.reindex import Reindexer, make_reindexer
 from retrieval.retriever import HybridRetriever, make_store
 
@@ -143,13 +145,19 @@ class Container:
         retriever = HybridRetriever(knowledge_store, embedder)
         reindexer = make_reindexer(settings, embedder, knowledge_store)
         checkpointer, resource = build_checkpointer(settings)
+        understander: UnderstandingPort = Understander(embedder)
+        chat_model: ChatModel | None = None
+        if settings.llm.configured:
+            chat_model = OpenAIChatModel(settings.llm)
+            understander = LLMUnderstander(understander, chat_model)
         context = AssistantContext(
             tools=tools,
             retriever=retriever,
-            understander=Understander(embedder),
+            understander=understander,
             catalogue=Catalogue(),
             clock=clock,
             embedder=embedder,
+            chat_model=chat_model,
         )
         log.info(
             "container built",

@@ -3,7 +3,8 @@
 ```
 BudbringerError
 ├── ToolFailed             the flow or the model can react: a carrier rule refused, a backend failed.
-│                          Carries a stable `reason` code and a human `explanation`.
+│   │                      Carries a stable `reason` code and a human `explanation`.
+│   └── LLMUnavailable     the language model failed, timed out or answered nonsense: use the offline path.
 ├── ConfigurationError     a developer or operator mistake: bad settings, a broken seed folder.
 │   └── SeedError          every bad line of a seed, listed in one message.
 └── AssistantError         the caller's mistake; `api/` maps each to an HTTP problem response.
@@ -32,6 +33,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "LLMUnavailable",
     "NotFound",
     "RateLimited",
     "SeedError",
@@ -64,6 +66,16 @@ class ToolFailed(BudbringerError):
     def as_result(self) -> dict[str, Any]:
         """The shape a refused tool call takes in `Turn.actions[].result`."""
         return {"reason": self.reason, "explanation": self.explanation, **self.details}
+
+
+class LLMUnavailable(ToolFailed):
+    """The language model could not be used for this call (error, timeout, unusable answer).
+
+    Callers fall back to the offline path; the conversation never sees this error.
+    """
+
+    def __init__(self, explanation: str) -> None:
+        super().__init__("llm_unavailable", explanation)
 
 
 class ConfigurationError(BudbringerError):

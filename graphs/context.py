@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from assistant.clock import Clock
+from assistant.llm import ChatModel
 from assistant.ports import Embedder, Retriever
 from assistant.replies import Catalogue
 from assistant.tools import CarrierTools
@@ -38,3 +39,4 @@ class AssistantContext:
     clock: Clock
     embedder: Embedder | None = None
     max_message_chars: int = 2000
+    chat_model: ChatModel | None = None  # set: LLM mode (graphs/llm_*.py); None: offline

@@ -12,6 +12,7 @@ from langgraph.types import interrupt
 from assistant.understanding import Lang
 from graphs.context import AssistantContext
 from graphs.flows import FLOWS, advance, apply_understanding, new_frame, offered_labels
+from graphs.llm_replies import add_knowledge_answer, rewrite_replies
 from graphs.nlu_codec import nlu_from_dict, nlu_to_dict
 from graphs.planning import plan
 from graphs.state import ConversationState, Frame
@@ -246,6 +247,10 @@ def answer(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict
         io.quick("qr_human")
         failures = state.get("failures", 0) + 1
         return _merge(state, io, abstained=True, failures=failures)
+    if ctx.chat_model is not None and (
+        generated := add_knowledge_answer(ctx.chat_model, io, state["text"], result)
+    ):
+        return _merge(state, io, citations=[*state.get("citations", []), *generated], failures=0)
     best = result.passages[0]
     io.say("kb_answer", answer=best.snippet)
     io.say("kb_source_english" if result.fell_back else "kb_source", title=best.title)
@@ -312,6 +317,15 @@ def respond(state: ConversationState, runtime: Runtime[AssistantContext]) -> dic
         flow_event = {"flow": stack[-1]["flow"], "status": "active"}
     replies += io.replies
     awaiting = stack[-1]["awaiting"] if stack else None
+    if ctx.chat_model is not None:
+        replies = rewrite_replies(
+            ctx.chat_model,
+            replies,
+            language=io.language,
+            awaiting=awaiting,
+            customer_text=state.get("text", ""),
+            actions=[*state.get("actions", []), *io.actions],
+        )
     return {
         "out": replies,
         "actions": [*state.get("actions", []), *io.actions],

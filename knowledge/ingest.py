@@ -120,6 +120,12 @@ class IngestResult:
     keys: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     reused_chunks: int = 0
+    phrase_keys: set[str] = field(default_factory=set)
+
+    @property
+    def cache_keys(self) -> set[str]:
+        """Every embedding-cache entry this result uses (what a cache clean-up must keep)."""
+        return set(self.keys.values()) | self.phrase_keys
 
 
 def _document(article: Article, key: str) -> Document:
@@ -206,6 +212,7 @@ def _add_search_phrases(
         if not article.questions:
             continue
         key = hashlib.sha256(f"q|{result.keys[article.key]}".encode()).hexdigest()[:32]
+        result.phrase_keys.add(key)
         cached = cache.get(key, len(article.questions))
         if cached is None:
             matrix = np.asarray(

@@ -236,7 +236,7 @@ class Reindexer:
             report.embedded_chunks = ingest.embedded_chunks
             report.reused_chunks = ingest.reused_chunks
             # Embeddings are valid whatever the checks say: keep them for the next run.
-            self.cache.save(keep=set(ingest.keys.values()))
+            self.cache.save(keep=ingest.cache_keys)
             total = len(ingest.points)
             for start in range(0, total, 256):
                 self.store.upsert(version, ingest.points[start : start + 256])

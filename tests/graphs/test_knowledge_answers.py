@@ -40,7 +40,11 @@ def _ask(engine: ConversationEngine, language: str, text: str) -> TurnResult:
 @pytest.mark.parametrize(
     ("language", "question", "article"),
     [
-        ("da", "hvor længe ligger min pakke i pakkeshoppen før den bliver sendt retur?", "pickup-deadline"),
+        (
+            "da",
+            "hvor længe ligger min pakke i pakkeshoppen før den bliver sendt retur?",
+            "pickup-deadline",
+        ),
         ("sv", "hur mycket kostar tull och moms på ett paket från usa?", "customs-and-vat"),
         ("en", "what can't I send in a parcel, are lithium batteries ok?", "prohibited-items"),
         ("nb", "jeg fikk en sms om å betale toll, er det svindel?", "fraud-sms"),
@@ -66,7 +70,9 @@ def test_questions_are_answered_from_the_right_article_with_a_citation(
         ("en", "what's the weather going to be like in Paris tomorrow?"),
     ],
 )
-def test_out_of_scope_questions_get_an_honest_i_dont_know(kb_engine: ConversationEngine, language: str, question: str) -> None:
+def test_out_of_scope_questions_get_an_honest_i_dont_know(
+    kb_engine: ConversationEngine, language: str, question: str
+) -> None:
     result = _ask(kb_engine, language, question)
     assert result.citations == []
     assert result.messages[0]["text"] == Catalogue().render("kb_dont_know", language)

@@ -82,18 +82,50 @@ def test_search_phrases_become_points_that_cite_the_article(
     phrases = [p for p in result.points if p.payload.get("kind") == "question"]
     assert [p.payload["question"] for p in phrases] == list(article.questions)
     lead = next(p for p in result.points if p.payload["chunk_index"] == 0)
-    assert all(p.payload["text"] == lead.payload["text"] for p in phrases), "a phrase hit quotes the article"
+    assert all(p.payload["text"] == lead.payload["text"] for p in phrases), (
+        "a phrase hit quotes the article"
+    )
     assert phrases[0].id == chunk_id("returns", "en", 1000)
-    assert np.allclose(phrases[0].dense, embedder.embed_query("how do i send stuff back"), atol=1e-6)
+    assert np.allclose(
+        phrases[0].dense, embedder.embed_query("how do i send stuff back"), atol=1e-6
+    )
 
 
 def test_search_phrases_must_be_a_list_of_strings(content_dir: Path) -> None:
     path = content_dir / "en" / "returns.md"
     path.parent.mkdir(parents=True)
     path.write_text(
-        "---\nid: returns\ntitle: Returning a parcel\nlanguage: en\nquestions: 5\n---\n" + "Text. " * 50,
+        "---\nid: returns\ntitle: Returning a parcel\nlanguage: en\nquestions: 5\n---\n"
+        + "Text. " * 50,
         encoding="utf-8",
     )
     read = read_content(content_dir)
     assert not read.articles
     assert "questions must be a list" in str(read.skipped[0])
+
+
+def test_search_phrases_are_not_embedded_again_by_the_next_reindex(
+    content_dir: Path, tmp_path: Path
+) -> None:
+    """Regression: the cache clean-up dropped the phrases' vectors, so every reindex re-embedded them."""
+    from knowledge.reindex import Reindexer
+    from retrieval.edge_store import EdgeKnowledgeStore
+
+    for language in ("en", "da"):
+        path = content_dir / language / "returns.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"---\nid: returns\ntitle: Returns {language}\nlanguage: {language}\n"
+            'questions:\n  - "send it back"\n  - "return label"\n---\n'
+            + "Return it with the label. "
+            * 20,
+            encoding="utf-8",
+        )
+    embedder = HashingEmbedder()
+    state = tmp_path / "state"
+    Reindexer(EdgeKnowledgeStore(state), embedder, content_dir, state).run(
+        full=True, check_only=False
+    )
+    again = Reindexer(EdgeKnowledgeStore(state), embedder, content_dir, state).run(full=True)
+    assert again.embedded_chunks == 0
+    assert again.reused_chunks > 0
