@@ -16,6 +16,7 @@ from typing import Any
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from assistant.carrier.codec import encode_redirect_option
 from assistant.carrier.rules import delivered_at, local_date, redirect_refusal
 from assistant.clock import Clock
 from assistant.domain import (
@@ -390,21 +391,5 @@ class CarrierTools:
 
 
 def option_to_dict(option: RedirectOption) -> dict[str, Any]:
-    point = option.service_point
-    return {
-        "option_id": option.option_id,
-        "kind": option.kind.value,
-        "day": option.day.isoformat() if option.day else None,
-        "service_point": (
-            {
-                "id": point.id,
-                "name": point.name,
-                "street": point.street,
-                "postcode": point.postcode,
-                "city": point.city,
-                "opening_hours": point.opening_hours,
-            }
-            if point
-            else None
-        ),
-    }
+    """A redirect option as a tool result: the carrier wire shape (one codec for both)."""
+    return encode_redirect_option(option)

@@ -8,7 +8,7 @@ An idempotency key is unique per table: replaying it returns the first record, n
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from assistant.carrier import codec
 from assistant.domain import (
     Case,
     CaseCategory,
     CaseStatus,
     Redirect,
-    RedirectKind,
     RedirectOption,
-    ServicePoint,
-    ServiceType,
     Verification,
 )
 
@@ -117,43 +115,11 @@ def _utc(value: datetime) -> datetime:
 
 
 def _option_to_json(option: RedirectOption) -> str:
-    point = option.service_point
-    return json.dumps(
-        {
-            "option_id": option.option_id,
-            "kind": option.kind.value,
-            "day": option.day.isoformat() if option.day else None,
-            "distance_rank": option.distance_rank,
-            "service_point": (
-                {
-                    "id": point.id,
-                    "type": point.type.value,
-                    "name": point.name,
-                    "street": point.street,
-                    "postcode": point.postcode,
-                    "city": point.city,
-                    "country": point.country,
-                    "opening_hours": point.opening_hours,
-                }
-                if point
-                else None
-            ),
-        }
-    )
+    return json.dumps(codec.encode_redirect_option(option))
 
 
 def _option_from_json(text: str) -> RedirectOption:
-    raw = json.loads(text)
-    point = raw["service_point"]
-    return RedirectOption(
-        option_id=raw["option_id"],
-        kind=RedirectKind(raw["kind"]),
-        day=date.fromisoformat(raw["day"]) if raw["day"] else None,
-        distance_rank=raw["distance_rank"],
-        service_point=(
-            ServicePoint(**{**point, "type": ServiceType(point["type"])}) if point else None
-        ),
-    )
+    return codec.decode_redirect_option(json.loads(text))
 
 
 class SqlCarrierStore:
