@@ -22,9 +22,16 @@ from babel.numbers import format_currency
 
 from assistant.domain import COUNTRY_TIMEZONE
 
-__all__ = ["LANGUAGES", "LOCALES", "Catalogue", "Formatter"]
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "LOCALES", "Catalogue", "Formatter"]
 
 LANGUAGES = ("da", "sv", "nb", "fi", "en")
+LANGUAGE_NAMES = {
+    "da": "Danish",
+    "sv": "Swedish",
+    "nb": "Norwegian Bokmål",
+    "fi": "Finnish",
+    "en": "English",
+}
 LOCALES = {"da": "da_DK", "sv": "sv_SE", "nb": "nb_NO", "fi": "fi_FI", "en": "en_GB"}
 _FOLDER = Path(__file__).resolve().parent / "catalogue"
 _PLACEHOLDER = re.compile(r"{(\w+)}")

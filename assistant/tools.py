@@ -101,7 +101,7 @@ class CreateCaseArgs(ShipmentStatusArgs):
     @field_validator("contact_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
+        if value is not None and not is_email(value):
             raise ValueError(f"{value!r} is not an email address")
         return value
 
@@ -111,6 +111,11 @@ class CreateCaseArgs(ShipmentStatusArgs):
         if value is None:
             return None
         return normalise_phone(value)
+
+
+def is_email(value: str) -> bool:
+    """Whether `value` is shaped like an email address (one @, a dot in the domain)."""
+    return _EMAIL.match(value) is not None
 
 
 def normalise_phone(value: str, default_region: str = "DK") -> str:

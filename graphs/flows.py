@@ -9,7 +9,6 @@ under an idempotency key tied to the flow instance. Every loop is bounded.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from assistant.carrier.rules import case_refusal_for
 from assistant.domain import CaseCategory, EventCode
+from assistant.tools import is_email, normalise_phone
 from assistant.understanding import Understanding
 from graphs.state import FlowName, Frame
 from graphs.turn_io import TurnIO
@@ -26,7 +26,6 @@ __all__ = ["FLOWS", "FlowSpec", "SlotSpec", "advance", "apply_understanding", "n
 
 MAX_REASKS = 2
 MAX_STEPS = 12
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 
 Resolver = Callable[[Frame, TurnIO, datetime], bool]
 
@@ -542,10 +541,8 @@ def _category_ok(frame: Frame, io: TurnIO, now: datetime) -> bool:
 
 
 def _contact_ok(frame: Frame, io: TurnIO, now: datetime) -> bool:
-    from assistant.tools import normalise_phone
-
     given = str(frame["slots"]["contact"]).strip()
-    if _EMAIL.fullmatch(given):
+    if is_email(given):
         frame["facts"]["contact"] = {"contact_email": given}
         return True
     try:

@@ -26,6 +26,7 @@ from assistant.errors import LLMUnavailable
 from assistant.grounding import grounding_check, identifiers
 from assistant.llm import ChatMessage, ChatModel, untrusted_data
 from assistant.ports import Passage, RetrievalResult
+from assistant.replies import LANGUAGE_NAMES
 from graphs.state import Reply
 from graphs.turn_io import TurnIO
 
@@ -42,13 +43,6 @@ log = logging.getLogger(__name__)
 NO_ANSWER = "NO_ANSWER"
 _MAX_ANSWER_CHARS = 1200
 _CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_./-]*)\]")
-_LANGUAGE_NAMES = {
-    "da": "Danish",
-    "sv": "Swedish",
-    "nb": "Norwegian Bokmål",
-    "fi": "Finnish",
-    "en": "English",
-}
 # Replies whose exact wording the flow relies on, or that are already the model's.
 _NOT_REWRITTEN = frozenset(
     {"options", "kb_answer", "kb_generated", "kb_source", "kb_source_english", "llm_rewrite"}
@@ -102,7 +96,7 @@ def generate_knowledge_answer(
         ChatMessage(
             "system",
             KNOWLEDGE_PROMPT.format(
-                language=_LANGUAGE_NAMES.get(language, "English"),
+                language=LANGUAGE_NAMES.get(language, "English"),
                 example=passages[0].article_id,
                 no_answer=NO_ANSWER,
             ),
@@ -187,7 +181,7 @@ def rewrite_replies(
     ]
     messages = [
         ChatMessage(
-            "system", REWRITE_PROMPT.format(language=_LANGUAGE_NAMES.get(language, "English"))
+            "system", REWRITE_PROMPT.format(language=LANGUAGE_NAMES.get(language, "English"))
         ),
         ChatMessage(
             "system", untrusted_data("turn", {"replies": originals, "tool_results": tool_results})

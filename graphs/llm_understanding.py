@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from assistant.domain import CaseCategory
 from assistant.errors import LLMUnavailable
 from assistant.llm import ChatMessage, ChatModel, untrusted_data
+from assistant.replies import LANGUAGE_NAMES
 from assistant.tracking_ids import TrackingIdMatch, find_tracking_ids
 from assistant.understanding import Intent, IntentName, Lang, Understanding
 from assistant.understanding.slots import find_postcodes
@@ -54,13 +55,6 @@ log = logging.getLogger(__name__)
 
 MODEL_CONFIDENCE = 0.9
 _MAX_PROMPT_CHARS = 2000
-_LANGUAGE_NAMES = {
-    "da": "Danish",
-    "sv": "Swedish",
-    "nb": "Norwegian Bokmål",
-    "fi": "Finnish",
-    "en": "English",
-}
 _INTENT_OF_FLOW: dict[str, IntentName] = {
     "track_parcel": "track",
     "redirect_delivery": "redirect",
@@ -138,7 +132,7 @@ class LLMUnderstander:
                 untrusted_data(
                     "conversation_state",
                     {
-                        "customer_language": _LANGUAGE_NAMES[base.language],
+                        "customer_language": LANGUAGE_NAMES[base.language],
                         "awaiting": expecting,
                         "offered_options": [
                             {"number": n, "label": label} for n, label in enumerate(offered, 1)

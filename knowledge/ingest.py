@@ -128,8 +128,9 @@ class IngestResult:
         return set(self.keys.values()) | self.phrase_keys
 
 
-def _document(article: Article, key: str) -> Document:
-    metadata = {
+def _article_fields(article: Article) -> dict[str, Any]:
+    """What every point of an article carries, whatever its text (chunk or search phrase)."""
+    return {
         "article_id": article.id,
         "language": article.language,
         "title": article.title,
@@ -137,8 +138,11 @@ def _document(article: Article, key: str) -> Document:
         "updated": article.updated.isoformat() if article.updated else None,
         "source_path": article.source_path,
         "content_hash": article.content_hash,
-        "embedding_key": key,
     }
+
+
+def _document(article: Article, key: str) -> Document:
+    metadata = {**_article_fields(article), "embedding_key": key}
     return Document(id_=f"{article.language}/{article.id}", text=article.body, metadata=metadata)
 
 
@@ -227,15 +231,9 @@ def _add_search_phrases(
         for i, (question, vector) in enumerate(zip(article.questions, matrix, strict=True)):
             index = QUESTION_INDEX_BASE + i
             payload: dict[str, Any] = {
-                "article_id": article.id,
-                "language": article.language,
-                "title": article.title,
-                "tags": list(article.tags),
-                "updated": article.updated.isoformat() if article.updated else None,
-                "source_path": article.source_path,
+                **_article_fields(article),
                 "text": lead,
                 "chunk_index": index,
-                "content_hash": article.content_hash,
                 "kind": "question",
                 "question": question,
             }
