@@ -14,7 +14,7 @@ export RAGAS_DO_NOT_TRACK := true
 export OMP_NUM_THREADS ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck imports unit bench clean
+.PHONY: install browser run test lint typecheck imports unit bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# Browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); }
 
 # The demo seed is dated around 2026-11-23: freeze the clock there unless told otherwise.
 run: install
@@ -38,7 +44,7 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports
 
-unit: install
+unit: install browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck imports unit

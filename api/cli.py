@@ -30,6 +30,22 @@ app.add_typer(carrier_app, name="carrier")
 app.add_typer(eta_app, name="eta")
 register_knowledge_commands(app)
 
+
+def _register_plugins() -> None:
+    """Add commands from installed `budbringer.commands` entry points (e.g. `eval` from evals/)."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="budbringer.commands"):
+        try:
+            register = entry.load()
+        except ImportError as exc:  # an optional extra that is not installed
+            logging.getLogger(__name__).debug("command %s unavailable: %s", entry.name, exc)
+            continue
+        register(app)
+
+
+_register_plugins()
+
 console = Console()
 err = Console(stderr=True)
 

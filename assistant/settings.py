@@ -65,7 +65,29 @@ class Settings(BaseSettings):
     verify_max_attempts: int = Field(default=3, ge=1)
     verify_lock_minutes: int = Field(default=15, ge=1)
 
-    _split = field_validator("agent_keys", "admin_keys", mode="before")(_split_csv)
+    # HTTP edge (api/)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    rate_limit_conversation: str = "30/minute"
+    rate_limit_client: str = "300/minute"
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    # Handoff (assistant/handoff): the agents' language, the declared value (EUR) above which a
+    # lost parcel goes to a person, the longest wait before a callback or case is offered instead,
+    # and business hours per country as "<IANA zone>|<days> HH:MM-HH:MM[,<days> HH:MM-HH:MM]".
+    agents_language: Language = "en"
+    handoff_value_limit_eur: float = Field(default=500.0, ge=0)
+    handoff_max_wait_minutes: int = Field(default=20, ge=1)
+    business_hours: dict[str, str] = {
+        "DK": "Europe/Copenhagen|mon-fri 08:00-20:00,sat 10:00-15:00",
+        "SE": "Europe/Stockholm|mon-fri 08:00-20:00,sat 10:00-15:00",
+        "NO": "Europe/Oslo|mon-fri 08:00-20:00,sat 10:00-15:00",
+        "FI": "Europe/Helsinki|mon-fri 08:00-20:00,sat 10:00-15:00",
+    }
+
+    # Personal data: conversations (and their checkpoints) older than this are deleted.
+    retention_days: int = Field(default=90, ge=1)
+
+    _split = field_validator("agent_keys", "admin_keys", "cors_origins", mode="before")(_split_csv)
 
     @field_validator("now")
     @classmethod
