@@ -14,7 +14,7 @@ export RAGAS_DO_NOT_TRACK := true
 export OMP_NUM_THREADS ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install browser run test lint typecheck imports unit bench clean
+.PHONY: install browser run test lint typecheck imports unit evals bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,10 +47,15 @@ imports: install
 unit: install browser
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck imports unit
+# Offline answer-quality evals, gated on evals/thresholds.yaml. After `unit`: it reuses the
+# help-centre index the test session built in .cache/kb-index.
+evals: install
+	$(BIN)/python -m evals --offline --gate --out eval-report
+
+test: lint typecheck imports unit evals
 
 bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .budbringer .mypy_cache .ruff_cache
+	rm -rf $(VENV) .budbringer .mypy_cache .ruff_cache .cache eval-report test-artifacts

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from api.container import Container
 from api.knowledge_cli import register as register_knowledge_commands
+from api.retention_cli import register as register_retention_commands
 from assistant.domain import CaseCategory
 from assistant.settings import get_settings
 from assistant.tools import Action
@@ -29,6 +30,7 @@ eta_app = typer.Typer(help="The ETA model (parcel predictor).", no_args_is_help=
 app.add_typer(carrier_app, name="carrier")
 app.add_typer(eta_app, name="eta")
 register_knowledge_commands(app)
+register_retention_commands(app)
 
 
 def _register_plugins() -> None:
@@ -87,13 +89,32 @@ def _verify(container: Container, tracking_id: str, postcode: str) -> str:
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Serve the API and web pages."""
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info, warning or error (JSON lines on stderr).")
+    ] = "info",
+) -> None:
+    """Serve the API and web pages (builds the help-centre index on first start)."""
     import uvicorn
 
     from api.app import create_app
+    from api.logs import configure_logging
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        err.print(f"unknown log level {log_level!r}: use debug, info, warning or error")
+        raise typer.Exit(2)
+    configure_logging(log_level)
+    # log_config=None keeps our JSON logging; our middleware writes the access lines.
+    uvicorn.run(
+        create_app(get_settings()),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

@@ -17,6 +17,10 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy import Engine
 
+from api.feedback import FeedbackStore
+from api.locks import conversation_locks, schema_lock
+from api.retention import SqlConversationActivity
+from api.security import TokenStore
 from assistant.carrier.http import HttpCarrierBackend
 from assistant.carrier.seed import load_seed
 from assistant.carrier.simulator import CarrierSimulator
@@ -25,6 +29,8 @@ from assistant.clock import Clock
 from assistant.domain import Shipment
 from assistant.embedding import E5Embedder
 from assistant.eta.model import EtaModel, EtaPrediction, load_or_train
+from assistant.handoff.hours import parse_all
+from assistant.handoff.queue import SqlHandoffQueue
 from assistant.llm import ChatModel, OpenAIChatModel
 from assistant.ports import CarrierBackend
 from assistant.replies import Catalogue
@@ -110,6 +116,8 @@ def build_checkpointer(settings: Settings) -> tuple[BaseCheckpointSaver[Any], An
     # WAL with synchronous=NORMAL: a commit survives a process crash (not a power cut) and costs
     # no fsync, which keeps a turn's checkpoint write well under a millisecond.
     conn.execute("PRAGMA synchronous=NORMAL")
+    # A deleted conversation (api/retention.py) is overwritten, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     saver = SqliteSaver(conn)
     saver.setup()
     return saver, conn
@@ -128,14 +136,24 @@ class Container:
     retriever: HybridRetriever
     reindexer: Reindexer
     conversations: ConversationEngine
+    conversation_tokens: TokenStore
+    feedback: FeedbackStore
+    handoffs: SqlHandoffQueue
     _resources: list[Any] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        clock = settings.make_clock()
         engine = make_engine(settings.sql_url)
+        # Every store creates its tables here: workers starting together on one PostgreSQL
+        # database take turns (api/locks.py), or one dies of a catalogue race.
+        with schema_lock(engine):
+            return cls._build(settings, engine)
+
+    @classmethod
+    def _build(cls, settings: Settings, engine: Engine) -> Container:
+        clock = settings.make_clock()
         store = SqlCarrierStore(engine)
         carrier = build_carrier(settings, clock, store)
         eta = LazyEta(settings.data_dir / "models" / "eta.joblib")
@@ -150,6 +168,7 @@ class Container:
         if settings.llm.configured:
             chat_model = OpenAIChatModel(settings.llm)
             understander = LLMUnderstander(understander, chat_model)
+        handoffs = SqlHandoffQueue(engine)
         context = AssistantContext(
             tools=tools,
             retriever=retriever,
@@ -158,6 +177,11 @@ class Container:
             clock=clock,
             embedder=embedder,
             chat_model=chat_model,
+            handoffs=handoffs,
+            business_hours=parse_all(settings.business_hours),
+            agents_language=settings.agents_language,
+            handoff_value_limit_eur=settings.handoff_value_limit_eur,
+            handoff_max_wait_minutes=settings.handoff_max_wait_minutes,
         )
         log.info(
             "container built",
@@ -174,7 +198,15 @@ class Container:
             embedder=embedder,
             retriever=retriever,
             reindexer=reindexer,
-            conversations=ConversationEngine(context, checkpointer),
+            conversations=ConversationEngine(
+                context,
+                checkpointer,
+                activity=SqlConversationActivity(engine),
+                shared_lock=conversation_locks(engine),
+            ),
+            conversation_tokens=TokenStore(engine),
+            feedback=FeedbackStore(engine),
+            handoffs=handoffs,
             _resources=[resource, knowledge_store],
         )
 

@@ -8,6 +8,7 @@ in-memory twins live beside the port they implement or in `tests/fakes.py`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
@@ -22,13 +23,18 @@ from assistant.domain import (
     ShipmentView,
     Verification,
 )
+from assistant.handoff.models import Handoff, HandoffMessage, HandoffStatus, MessageRole
 
 __all__ = [
     "CarrierBackend",
     "CaseStore",
+    "ConversationActivity",
+    "ConversationDataStore",
+    "ConversationLock",
     "Embedder",
     "EtaEstimate",
     "EtaPredictor",
+    "HandoffQueue",
     "Passage",
     "RedirectStore",
     "RetrievalResult",
@@ -77,6 +83,48 @@ class CaseStore(Protocol):
     def list_cases(self, tracking_id: str | None = None, limit: int = 100) -> Sequence[Case]: ...
 
     def case_by_key(self, idempotency_key: str) -> Case | None: ...
+
+
+class HandoffQueue(Protocol):
+    """Conversations waiting for a person (assistant/handoff/queue.py: SQL and in-memory twin).
+
+    `enqueue` with a key seen before returns the first handoff. `claim` moves only a waiting
+    handoff, `resolve` only an open one, an agent's message needs a claimed one: otherwise
+    `NotFound` or `Conflict`, and nothing changes. `list_handoffs` is by priority, then arrival
+    (resolved ones newest first); `position` is 1-based among waiting live handoffs.
+    """
+
+    def enqueue(self, handoff: Handoff) -> Handoff: ...
+
+    def get(self, handoff_id: str) -> Handoff | None: ...
+
+    def open_for(self, conversation_id: str) -> Handoff | None: ...
+
+    def list_handoffs(
+        self, status: HandoffStatus | None = None, limit: int = 100
+    ) -> Sequence[Handoff]: ...
+
+    def claim(self, handoff_id: str, agent: str, at: datetime) -> Handoff: ...
+
+    def resolve(
+        self, handoff_id: str, at: datetime, note: str | None = None, return_to_bot: bool = False
+    ) -> Handoff: ...
+
+    def add_message(
+        self, handoff_id: str, role: MessageRole, text: str, at: datetime
+    ) -> HandoffMessage: ...
+
+    def messages(
+        self, *, handoff_id: str | None = None, conversation_id: str | None = None, after: int = 0
+    ) -> Sequence[HandoffMessage]: ...
+
+    def position(self, handoff_id: str) -> int | None: ...
+
+    def waiting_count(self, min_priority: int = 0) -> int: ...
+
+    def recent(self, since: datetime) -> Sequence[Handoff]: ...
+
+    def forget(self, conversation_id: str) -> None: ...
 
 
 class RedirectStore(Protocol):
@@ -188,3 +236,38 @@ class EtaPredictor(Protocol):
     """The parcel predictor; refuses delivered or damaged parcels with `ToolFailed`."""
 
     def predict(self, shipment: Shipment, now: datetime) -> EtaEstimate: ...
+
+
+@runtime_checkable
+class ConversationDataStore(Protocol):
+    """A store that keeps rows about a conversation, keyed by its id (tokens, feedback, handoffs).
+
+    Deleting a conversation (a customer's request, or the retention purge) calls `forget` on
+    every such store in the composition root (api/retention.py finds them): it removes every row
+    of that conversation and is a no-op when there is none, so a purge cut short can be re-run.
+    """
+
+    def forget(self, conversation_id: str) -> None: ...
+
+
+class ConversationActivity(Protocol):
+    """When each conversation was last active: what the retention purge goes by.
+
+    `touch` records activity (the engine calls it on every start and turn, with the clock's
+    time); `inactive_since(cutoff)` lists conversations whose last activity is before `cutoff`,
+    oldest first, at most `limit`; `forget` drops the record.
+    """
+
+    def touch(self, conversation_id: str, at: datetime) -> None: ...
+
+    def inactive_since(self, cutoff: datetime, limit: int = 1000) -> Sequence[str]: ...
+
+    def forget(self, conversation_id: str) -> None: ...
+
+
+class ConversationLock(Protocol):
+    """Serialises the turns of one conversation across processes (API workers sharing one
+    database); the engine's own lock covers the threads of one process. `hold` waits a bounded
+    time and raises `Conflict` (409) when the conversation stays busy."""
+
+    def hold(self, conversation_id: str) -> AbstractContextManager[None]: ...

@@ -28,6 +28,7 @@ from assistant.domain import (
     ShipmentView,
 )
 from assistant.errors import ToolFailed
+from assistant.injection import safe_label
 from assistant.ports import CarrierBackend, EtaPredictor
 from assistant.tracking_ids import find_tracking_ids
 
@@ -148,7 +149,8 @@ def _event(view: ShipmentView) -> dict[str, Any]:
     return {
         "at": last.at.isoformat(),
         "code": last.code.value,
-        "location": last.location,
+        # Free text someone else wrote (a sender, a depot system): only the place name in it.
+        "location": safe_label(last.location) or last.country,
         "country": last.country,
     }
 
@@ -237,7 +239,7 @@ class CarrierTools:
             "last_event": _event(view),
             "service": shipment.service.value,
             "destination_country": country,
-            "sender": shipment.sender.name,
+            "sender": safe_label(shipment.sender.name) or "",
             "promised_date": shipment.promised_date.isoformat() if shipment.promised_date else None,
             "signature_required": shipment.signature_required,
             "redirect_possible": refusal is None,
@@ -253,6 +255,11 @@ class CarrierTools:
             "damaged_in_transit": any(
                 e.code is EventCode.DAMAGED_IN_TRANSIT for e in shipment.events
             ),
+            # The handoff policy compares it with the value limit (assistant/handoff/triggers.py).
+            "declared_value": {
+                "amount": shipment.declared_value.amount,
+                "currency": shipment.declared_value.currency,
+            },
         }
         if shipment.customs:
             due = shipment.customs.amount_due

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from assistant.clock import Clock
+from assistant.handoff.hours import BusinessHours
 from assistant.llm import ChatModel
-from assistant.ports import Embedder, Retriever
+from assistant.ports import Embedder, HandoffQueue, Retriever
 from assistant.replies import Catalogue
 from assistant.tools import CarrierTools
 from assistant.understanding import Lang, Understanding
@@ -40,3 +41,12 @@ class AssistantContext:
     embedder: Embedder | None = None
     max_message_chars: int = 2000
     chat_model: ChatModel | None = None  # set: LLM mode (graphs/llm_*.py); None: offline
+    # Handoff to a person: the queue (None: no queue, the handoff is only recorded in the
+    # state), agents' hours per country (none configured: always open), the agents' language,
+    # the declared value (EUR) above which a lost parcel goes to a person, the longest wait
+    # before a callback or a case is offered instead.
+    handoffs: HandoffQueue | None = None
+    business_hours: Mapping[str, BusinessHours] = field(default_factory=dict)
+    agents_language: str = "en"
+    handoff_value_limit_eur: float = 500.0
+    handoff_max_wait_minutes: float = 20.0

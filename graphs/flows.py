@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.carrier.rules import case_refusal_for
 from assistant.domain import CaseCategory, EventCode
+from assistant.handoff.triggers import declared_value_eur
 from assistant.tools import is_email, normalise_phone
 from assistant.understanding import Understanding
 from graphs.state import FlowName, Frame
@@ -215,14 +216,22 @@ def _next_slot(spec: FlowSpec, frame: Frame) -> tuple[SlotSpec, bool] | None:
 
 
 def _ask(slot: SlotSpec, frame: Frame, io: TurnIO, *, reask: bool, quiet: bool = False) -> None:
-    """Ask for a slot; the third time in a row, offer a person instead of asking again."""
+    """Ask for a slot; after two failed answers in a row offer a person, after three hand over.
+
+    The node turns `facts["offer_human"]` into a standing offer and `facts["handoff"]` into a
+    handoff (reason `repeated_failure`, assistant/handoff/triggers.py).
+    """
     if reask:
         count = frame["reasks"].get(slot.name, 0) + 1
         frame["reasks"][slot.name] = count
         if count > MAX_REASKS:
+            frame["facts"]["handoff"] = {"reason": "repeated_failure"}
+            frame["awaiting"] = slot.name
+            return
+        if count == MAX_REASKS:
             frame["facts"]["offer_human"] = "repeated_failure"
             io.say("offer_human")
-            io.quick("qr_human", "qr_cancel")
+            io.quick("qr_yes", "qr_no")
             frame["awaiting"] = slot.name
             return
     frame["awaiting"] = slot.name
@@ -262,6 +271,11 @@ def _tool_failure(frame: Frame, io: TurnIO, result: dict[str, Any]) -> None:
     frame["facts"]["tool_failure"] = result.get("reason")
     io.say("tool_failure")
     io.quick("qr_human")
+    if result.get("reason") == "backend_unavailable":
+        # Passing: the flow stays where it was, so answering again retries the step; a side
+        # effect that failed needs a new yes (its idempotency key keeps it from happening twice).
+        frame["confirmed"] = False
+        return
     frame["status"] = "refused"
 
 
@@ -294,9 +308,15 @@ def _verify(frame: Frame, io: TurnIO, now: datetime) -> bool:
         reason = action.result["reason"]
         if reason == "postcode_mismatch":
             left = action.result.get("attempts_left", 0)
-            io.say(
-                "postcode_mismatch" if left > 1 else "postcode_mismatch_last", attempts_left=left
-            )
+            if left <= 0 and action.result.get("locked_until"):
+                # The last try failed: changes are locked now, not "one more try".
+                io.say("verification_locked", until=io.fmt.clock(action.result["locked_until"]))
+                frame["facts"]["refusal"] = "verification_locked"
+            else:
+                io.say(
+                    "postcode_mismatch" if left > 1 else "postcode_mismatch_last",
+                    attempts_left=left,
+                )
             if left <= 0:
                 frame["status"] = "refused"
             return False
@@ -394,6 +414,9 @@ def _execute_redirect(frame: Frame, io: TurnIO) -> bool:
         idempotency_key=f"{io.conversation_id}:{frame['id']}:redirect",
     )
     if not action.ok:
+        if action.result.get("reason") == "backend_unavailable":
+            _tool_failure(frame, io, action.result)
+            return False
         _refuse_redirect(frame, io, action.result["reason"], action.result.get("explanation", ""))
         return False
     frame["facts"]["result"] = action.result
@@ -509,7 +532,7 @@ def _category_ok(frame: Frame, io: TurnIO, now: datetime) -> bool:
         damaged_in_transit=bool(status.get("damaged_in_transit")),
     )
     if refusal is None:
-        return True
+        return not _needs_person(frame, category, status)
     name = io.text(f"category_{category.value}")
     tid = frame["slots"]["tracking_id"]
     if refusal.reason == "not_eligible_yet":
@@ -538,6 +561,19 @@ def _category_ok(frame: Frame, io: TurnIO, now: datetime) -> bool:
     frame["facts"]["refusal"] = refusal.reason
     frame["status"] = "refused"
     return False
+
+
+def _needs_person(frame: Frame, category: CaseCategory, status: dict[str, Any]) -> bool:
+    """A lost parcel worth more than the limit goes to a person (handoff reason `policy`)."""
+    limit = frame["facts"].get("value_limit_eur")
+    value = declared_value_eur(status.get("declared_value"))
+    if category is not CaseCategory.LOST or limit is None or value is None or value <= limit:
+        return False
+    frame["facts"]["handoff"] = {"reason": "policy", "topic": "high_value"}
+    frame["facts"]["refusal"] = "needs_person"
+    frame["status"] = "refused"
+    frame["awaiting"] = None
+    return True
 
 
 def _contact_ok(frame: Frame, io: TurnIO, now: datetime) -> bool:
@@ -594,7 +630,12 @@ def _execute_case(frame: Frame, io: TurnIO) -> bool:
 
 def _finish_case(frame: Frame, io: TurnIO, now: datetime) -> None:
     result = frame["facts"]["result"]
-    io.say("case_done", case_id=result["case_id"], contact=frame["slots"]["contact"])
+    io.say(
+        "case_done",
+        case_id=result["case_id"],
+        contact=frame["slots"]["contact"],
+        tracking_id=frame["slots"]["tracking_id"],
+    )
     if frame["slots"]["complaint_category"] == CaseCategory.DAMAGED:
         io.say("case_advice_damaged")
 

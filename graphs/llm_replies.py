@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.errors import LLMUnavailable
 from assistant.grounding import grounding_check, identifiers
+from assistant.injection import output_problems
 from assistant.llm import ChatMessage, ChatModel, untrusted_data
 from assistant.ports import Passage, RetrievalResult
 from assistant.replies import LANGUAGE_NAMES
@@ -120,6 +121,8 @@ def generate_knowledge_answer(
     sources: list[object] = [question, *(p.title for p in passages)]
     sources += [p.text for p in passages] + [p.snippet for p in passages]
     problems = grounding_check(text, sources)
+    # Addresses and claims of things done that no passage holds: an injected payload.
+    problems += output_problems(text, sources[1:], customer_text=question)
     # A help-centre answer is general: a parcel or case id the customer did not write comes
     # from the passages, which is what an injected instruction looks like.
     problems += [
@@ -196,6 +199,7 @@ def rewrite_replies(
     # the flow built from tool results) or in the customer's words. The tool results above are
     # context for the wording; a fact taken from them alone, such as a sender's name, fails.
     problems = grounding_check(text, [*originals, customer_text])
+    problems += output_problems(text, originals, customer_text=customer_text)
     original_text = "\n".join(originals)
     lost_ids = [i for i in identifiers(original_text) if i not in text]
     if lost_ids:

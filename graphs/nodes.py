@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import copy
+import logging
 import unicodedata
 from typing import Any, cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from assistant.handoff.triggers import policy_topic
 from assistant.understanding import Lang
 from graphs.context import AssistantContext
 from graphs.flows import FLOWS, advance, apply_understanding, new_frame, offered_labels
+from graphs.handoff_node import handoff_step, offer_person
 from graphs.llm_replies import add_knowledge_answer, rewrite_replies
 from graphs.nlu_codec import nlu_from_dict, nlu_to_dict
-from graphs.planning import plan
-from graphs.state import ConversationState, Frame
+from graphs.planning import handoff_tasks, plan
+from graphs.state import ConversationState, Frame, Task
 from graphs.turn_io import TurnIO
+
+log = logging.getLogger(__name__)
 
 __all__ = ["answer", "confirm", "flow", "handoff", "respond", "smalltalk", "understand"]
 
 ENDED = ("completed", "refused", "cancelled")
+MOODS_KEPT = 3
+STEPS_KEPT = 24
 
 
 def _clean(text: str, limit: int) -> tuple[str, bool]:
@@ -82,15 +89,37 @@ def understand(state: ConversationState, runtime: Runtime[AssistantContext]) -> 
         offered = offered_labels(top, probe)
     elif top and top["awaiting"] == "tracking_id" and top["facts"].get("candidates"):
         offered = list(top["facts"]["candidates"])
+    expecting = top["awaiting"] if top else None
+    previous = state.get("handoff") or {}
+    offer = previous if previous.get("status") == "offered" else None
+    if offer is not None and offer.get("offer") == "alternatives":
+        offered, expecting = list(offer.get("labels", [])), None
+    elif offer is not None and offer.get("offer") == "callback_number":
+        offered, expecting = [], "contact"
     nlu = ctx.understander.understand(
         text,
         conversation_language=cast("Lang | None", state.get("language")),
         country=state.get("country"),
         now=ctx.clock.now(),
         offered=offered,
-        expecting=top["awaiting"] if top else None,
+        expecting=expecting,
     )
     turn = state.get("turn", 0) + 1
+    mood = {"sentiment": nlu.sentiment, "upset": nlu.upset, "shouting": nlu.shouting}
+    moods = [*state.get("moods", []), mood][-MOODS_KEPT:]
+    tasks = handoff_tasks(
+        plan(stack, nlu),
+        nlu,
+        stack=stack,
+        offer=offer,
+        moods=moods,
+        topic=policy_topic(
+            text,
+            asking=text.rstrip().endswith("?") or any(i.name == "knowledge" for i in nlu.intents),
+        ),
+        turn=turn,
+        declined_turn=state.get("handoff_declined_turn"),
+    )
     out = []
     if truncated:
         out.append(
@@ -101,7 +130,9 @@ def understand(state: ConversationState, runtime: Runtime[AssistantContext]) -> 
         "turn": turn,
         "language": nlu.language,
         "nlu": nlu_to_dict(nlu),
-        "tasks": plan(stack, nlu),
+        "tasks": tasks,
+        "moods": moods,
+        "handoff": None,
         "out": out,
         "actions": [],
         "citations": [],
@@ -119,8 +150,48 @@ def route(state: ConversationState) -> str:
 
 
 def flow(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[str, Any]:
-    """Start, continue, resume or cancel a guided flow."""
-    ctx = runtime.context
+    """Start, continue, resume or cancel a guided flow; then the handoff triggers it raised."""
+    update = _flow_step(state, runtime.context)
+    return _flow_triggers(state, runtime.context, update)
+
+
+def _flow_triggers(
+    state: ConversationState, ctx: AssistantContext, update: dict[str, Any]
+) -> dict[str, Any]:
+    """Turn what the flow noticed into a handoff (forced) or a standing offer of a person.
+
+    The flow marks a slot failed twice (`offer_human`) or three times, or a lost parcel above the
+    value limit (`handoff`); a carrier-system failure is offered a person the first time and
+    handed over when it fails again on the next turn (assistant/handoff/triggers.py).
+    """
+    forced: dict[str, Any] | None = None
+    offered: str | None = None
+    for frame in update.get("stack") or []:
+        forced = frame["facts"].pop("handoff", None) or forced
+        offered = frame["facts"].pop("offer_human", None) or offered
+    new_actions = update["actions"][len(state.get("actions", [])) :]
+    if any(not a["ok"] and a["result"].get("reason") == "backend_unavailable" for a in new_actions):
+        if state.get("tool_failures", 0) >= 1:
+            forced = forced or {"reason": "tool_failure"}
+        else:
+            offered = offered or "tool_failure"
+    if forced is not None:
+        task = Task(kind="handoff", reason=forced["reason"], mode="force")
+        if forced.get("topic"):
+            task["topic"] = forced["topic"]
+        update["tasks"] = [task, *[t for t in update["tasks"] if t["kind"] != "handoff"]]
+    elif offered is not None:
+        io = _io(state, ctx)
+        now = cast(ConversationState, {**state, **update})  # the stack as the flow left it
+        update.update(offer_person(now, io, offered, said=True))
+        update["quick_replies"] = [
+            *[q for q in update["quick_replies"] if q != io.text("qr_human")],
+            *[q for q in io.quick_replies if q not in update["quick_replies"]],
+        ]
+    return update
+
+
+def _flow_step(state: ConversationState, ctx: AssistantContext) -> dict[str, Any]:
     io = _io(state, ctx)
     task = state["tasks"][0]
     nlu = nlu_from_dict(state["nlu"])
@@ -144,6 +215,7 @@ def flow(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[s
             frame["slots"]["tracking_id"] = task["tracking_id"]
         elif last_id and not any(m.valid for m in nlu.slots.tracking_ids):
             frame["slots"]["tracking_id"] = last_id
+        frame["facts"]["value_limit_eur"] = ctx.handoff_value_limit_eur
         if task.get("redirect_kind"):
             frame["facts"]["wanted_kind"] = task["redirect_kind"]
         stack.append(frame)
@@ -227,8 +299,24 @@ def answer(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict
     ctx = runtime.context
     io = _io(state, ctx)
     language = state.get("language", "en")
-    vector = ctx.embedder.embed_query(state["text"]) if ctx.embedder else None
-    result = ctx.retriever.search(state["text"], language, limit=3, query_vector=vector)
+    try:
+        vector = ctx.embedder.embed_query(state["text"]) if ctx.embedder else None
+        result = ctx.retriever.search(state["text"], language, limit=3, query_vector=vector)
+    except Exception:
+        # The knowledge store is down (a Qdrant server gone, a broken index): say so, offer a
+        # person, and let the rest of the conversation go on.
+        log.exception("knowledge search failed")
+        io.actions.append(
+            {
+                "tool": "search_knowledge",
+                "arguments": {"query": state["text"], "language": language},
+                "ok": False,
+                "result": {"reason": "knowledge_unavailable"},
+            }
+        )
+        io.say("kb_unavailable")
+        io.quick("qr_human")
+        return _merge(state, io)
     io.actions.append(
         {
             "tool": "search_knowledge",
@@ -243,10 +331,20 @@ def answer(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict
         }
     )
     if result.abstained or not result.passages:
-        io.say("kb_dont_know")
-        io.quick("qr_human")
+        if state["tasks"][1:]:
+            # Something else handles this turn (a flow, or a person takes over): no "I don't
+            # know" in front of it, and no failure counted towards a handoff.
+            return _merge(state, io, abstained=True)
         failures = state.get("failures", 0) + 1
-        return _merge(state, io, abstained=True, failures=failures)
+        if failures >= 2:
+            # The second "I don't know" in a row, after a person was offered: hand over.
+            update = _merge(state, io, abstained=True, failures=0)
+            task = Task(kind="handoff", reason="repeated_failure", mode="force")
+            update["tasks"] = [task, *[t for t in update["tasks"] if t["kind"] != "handoff"]]
+            return update
+        io.say("kb_dont_know")
+        offer = offer_person(state, io, "out_of_scope", said=True)
+        return _merge(state, io, abstained=True, failures=failures, **offer)
     if ctx.chat_model is not None and (
         generated := add_knowledge_answer(ctx.chat_model, io, state["text"], result)
     ):
@@ -259,12 +357,10 @@ def answer(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict
 
 
 def handoff(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[str, Any]:
-    """The customer asked for a person: honoured at once."""
+    """Offer a person, hand over (queue and summary), or the callback / case path."""
     io = _io(state, runtime.context)
-    task = state["tasks"][0]
-    io.say("handoff_started")
-    request = {"reason": task.get("reason", "customer_request"), "turn": state.get("turn", 0)}
-    return _merge(state, io, handoff=request)
+    update = handoff_step(state, runtime.context, io)
+    return _merge(state, io, **update)
 
 
 def smalltalk(state: ConversationState, runtime: Runtime[AssistantContext]) -> dict[str, Any]:
@@ -278,6 +374,9 @@ def smalltalk(state: ConversationState, runtime: Runtime[AssistantContext]) -> d
         io.quick("qr_nothing_else")
     elif intent == "empty":
         io.say("empty_message")
+    elif intent == "handoff_declined":
+        io.say("handoff_declined")
+        return _merge(state, io, greeted=True, handoff_declined_turn=state.get("turn", 0))
     elif intent in (
         "nothing_to_confirm",
         "nothing_to_decline",
@@ -317,6 +416,11 @@ def respond(state: ConversationState, runtime: Runtime[AssistantContext]) -> dic
         flow_event = {"flow": stack[-1]["flow"], "status": "active"}
     replies += io.replies
     awaiting = stack[-1]["awaiting"] if stack else None
+    if awaiting is None and (state.get("handoff") or {}).get("offer") in (
+        "callback_number",
+        "case_contact",
+    ):
+        awaiting = "contact"  # the phone number for a callback, the contact for a case
     if ctx.chat_model is not None:
         replies = rewrite_replies(
             ctx.chat_model,
@@ -326,9 +430,19 @@ def respond(state: ConversationState, runtime: Runtime[AssistantContext]) -> dic
             customer_text=state.get("text", ""),
             actions=[*state.get("actions", []), *io.actions],
         )
+    actions = [*state.get("actions", []), *io.actions]
+    turn = state.get("turn", 0)
+    backend_failed = any(
+        not a["ok"] and a["result"].get("reason") == "backend_unavailable" for a in actions
+    )
+    tool_failures = state.get("tool_failures", 0) + 1 if backend_failed else 0
     return {
+        "steps": [*state.get("steps", []), *({**a, "turn": turn} for a in actions)][-STEPS_KEPT:],
+        "tool_failures": tool_failures
+        if actions or backend_failed
+        else state.get("tool_failures", 0),
         "out": replies,
-        "actions": [*state.get("actions", []), *io.actions],
+        "actions": actions,
         "quick_replies": [*state.get("quick_replies", []), *io.quick_replies],
         "stack": stack,
         "flow_event": flow_event,

@@ -52,6 +52,12 @@ class Task(TypedDict, total=False):
     category: str | None
     redirect_kind: str | None
     tracking_id: str
+    # handoff tasks (graphs/handoff_node.py): "offer" a person or hand over now ("force");
+    # `step` answers a standing offer ("callback", "case"); `offer` is the offer it answers.
+    mode: Literal["offer", "force"]
+    topic: str | None
+    step: Literal["callback", "case"]
+    offer: dict[str, Any]
 
 
 class ConversationState(TypedDict, total=False):
@@ -76,3 +82,10 @@ class ConversationState(TypedDict, total=False):
     empathy_shown_turn: int
     abstained: bool
     last_tracking_id: str | None
+    # Handoff triggers: the moods of the latest customer messages (newest last), the tool calls
+    # of recent turns (for the agents' summary), turns in a row with a carrier-system failure,
+    # and the turn a person was last declined (no new frustration offer right after).
+    moods: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    tool_failures: int
+    handoff_declined_turn: int

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from assistant.injection import strip_injections
 from assistant.ports import Embedder, Passage, RetrievalResult
 from assistant.settings import Settings
 from retrieval.lexical import LANGUAGES, encode_query, query_terms
@@ -95,11 +96,13 @@ def snippet(text: str, terms: frozenset[int], language: str, max_words: int = 45
 def _passage(candidate: Candidate, terms: frozenset[int], language: str) -> Passage:
     payload = candidate.hit.payload
     updated = payload.get("updated")
-    text = str(payload.get("text", ""))
+    # Sentences written to an assistant (a poisoned article) are neither quoted nor sent to a
+    # model: see assistant/injection.py.
+    text = strip_injections(str(payload.get("text", "")))
     return Passage(
         article_id=str(payload.get("article_id", "")),
         language=str(payload.get("language", language)),
-        title=str(payload.get("title", "")),
+        title=strip_injections(str(payload.get("title", ""))),
         text=text,
         snippet=snippet(text, terms, language),
         score=round(candidate.hit.score, 6),

@@ -17,10 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from assistant.embedding import E5Embedder
-from knowledge.reindex import Reindexer
-from retrieval.edge_store import EdgeKnowledgeStore
-from retrieval.retriever import HybridRetriever
-from tests.kb_index import CONTENT, FullIndex
+from tests.kb_index import FullIndex, open_full_index
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
@@ -142,10 +139,8 @@ def e5() -> E5Embedder:
 
 @pytest.fixture(scope="session")
 def full_index(tmp_path_factory: pytest.TempPathFactory, e5: E5Embedder) -> Iterator[FullIndex]:
-    """The 150 articles through the real ingestion into an Edge store, once per session."""
-    state = tmp_path_factory.mktemp("kb") / "knowledge"
-    report = Reindexer(EdgeKnowledgeStore(state), e5, CONTENT, state).run()
-    assert report.switched, report.message
-    store = EdgeKnowledgeStore(state)
-    yield FullIndex(store, HybridRetriever(store, e5), e5, report.counts)
-    store.close()
+    """The 150 articles through the real ingestion (cached across sessions, see tests/kb_index.py)."""
+    index = open_full_index(tmp_path_factory.mktemp("kb") / "knowledge", e5)
+    assert sum(index.counts.values()) > 0, "the cached help-centre index is empty"
+    yield index
+    index.store.close()

@@ -135,10 +135,13 @@ class CarrierSimulator:
         ):
             self._verifications.record_failure(tracking_id, now)
             left = self._max_attempts - len(recent) - 1
+            details: dict[str, object] = {"attempts_left": left}
+            if left <= 0:
+                # This miss locks changes: say until when, so the customer is not told to try again.
+                locked_until = [*recent, now][-self._max_attempts] + self._lock
+                details["locked_until"] = locked_until.isoformat(timespec="seconds")
             raise ToolFailed(
-                "postcode_mismatch",
-                "that postcode does not match the recipient's address",
-                {"attempts_left": left},
+                "postcode_mismatch", "that postcode does not match the recipient's address", details
             )
         self._verifications.clear_failures(tracking_id)
         verification = Verification(tracking_id, secrets.token_urlsafe(24), now + self._ttl)

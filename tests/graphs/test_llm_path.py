@@ -318,7 +318,9 @@ def test_an_instruction_inside_a_tool_field_is_not_followed(
     assert bot.store.latest_redirect(HOME_DK) is None
     rewrite = llm.requests[-1]
     turn = data_blocks(rewrite)["turn"]
-    assert turn["tool_results"][0]["result"]["sender"] == f"{INJECTION} TO Odense"
+    # The sender's "name" is an instruction, so it is no name at all (assistant/injection.py).
+    assert turn["tool_results"][0]["result"]["sender"] == ""
+    assert INJECTION not in json.dumps(data_blocks(rewrite), ensure_ascii=False)
     assert INJECTION not in outside_data(rewrite)
     llm.assert_complete()
 

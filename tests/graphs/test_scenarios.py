@@ -267,13 +267,18 @@ REASK = {
 
 
 @pytest.mark.parametrize("language", ["da", "sv", "en"])
-def test_two_reasks_then_a_person_is_offered(chat: Chat, language: str) -> None:
+def test_two_failed_answers_offer_a_person_and_a_third_hands_over(
+    chat: Chat, language: str
+) -> None:
     chat.start(language)
     results = [chat.say(text) for text in REASK[language]]
-    assert all(r.awaiting == "tracking_id" for r in results)
-    assert results[-1].messages[-1]["text"] == chat.engine.context.catalogue.render(
+    assert all(r.awaiting == "tracking_id" for r in results[:3])
+    assert results[2].messages[-1]["text"] == chat.engine.context.catalogue.render(
         "offer_human", language
     )
+    assert results[2].handoff is not None and results[2].handoff["status"] == "offered"
+    assert results[3].handoff is not None and results[3].handoff["reason"] == "repeated_failure"
+    assert results[3].flow_status == "cancelled"
     chat.snapshot(f"reask_offer_human_{language}")
 
 

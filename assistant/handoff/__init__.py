@@ -1,0 +1,1 @@
+"""Human handoff: triggers, the agents' summary, business hours and the persistent queue."""

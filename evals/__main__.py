@@ -1,0 +1,5 @@
+"""`python -m evals`: the same command as `budbringer eval`."""
+
+from evals.cli import main
+
+main()
