@@ -158,6 +158,13 @@ def _print_turn(result: Any) -> None:
         )
     if result.quick_replies:
         console.print("  [dim]" + " · ".join(result.quick_replies) + "[/]")
+    handoff = result.handoff or {}
+    if handoff.get("status") in ("waiting", "claimed"):
+        # The assistant is silent from here on: say where the conversation went.
+        console.print(
+            f"  [dim]handed to a person ({handoff.get('reason', 'request')}): agents answer in the "
+            "console at /agent of `budbringer serve`; your messages here are passed on[/]"
+        )
 
 
 def ensure_index(container: Container) -> None:

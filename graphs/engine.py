@@ -7,10 +7,10 @@ stays bounded per conversation.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -26,6 +26,8 @@ from assistant.ports import ConversationActivity, ConversationDataStore, Convers
 from graphs.context import AssistantContext
 from graphs.graph import build_graph
 from graphs.state import ConversationState
+
+_LOCK_STRIPES = 256
 
 __all__ = ["ConversationEngine", "TurnResult", "progress_keys"]
 
@@ -71,7 +73,7 @@ def progress_keys(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 @contextmanager
-def _both(local: threading.Lock, shared: AbstractContextManager[None]) -> Iterator[None]:
+def _both(local: threading.RLock, shared: AbstractContextManager[None]) -> Iterator[None]:
     # The thread lock first: one waiter per process on the shared lock, not one per thread.
     with local, shared:
         yield
@@ -90,15 +92,17 @@ class ConversationEngine:
         # When each conversation was last active, for the retention purge (api/retention.py).
         self.activity = activity
         self.graph = build_graph(checkpointer)
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_guard = threading.Lock()
+        # A fixed set of striped locks, not one per conversation ever seen: memory stays bounded
+        # however many conversations a long-running worker serves. Two conversations that share a
+        # stripe only wait for each other; re-entrant so one thread may hold two stripes' worth.
+        self._locks = tuple(threading.RLock() for _ in range(_LOCK_STRIPES))
         # Across processes (API workers sharing PostgreSQL, api/locks.py): the thread lock alone
         # would let two workers read the same checkpoint and lose one of two concurrent turns.
         self.shared_lock = shared_lock
 
     def _lock(self, conversation_id: str) -> AbstractContextManager[object]:
-        with self._locks_guard:
-            local = self._locks[conversation_id]
+        digest = hashlib.blake2b(conversation_id.encode(), digest_size=4).digest()
+        local = self._locks[int.from_bytes(digest, "big") % _LOCK_STRIPES]
         if self.shared_lock is None:
             return local
         return _both(local, self.shared_lock.hold(conversation_id))
