@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, func, select
 
 from assistant.errors import Conflict
 
-__all__ = ["PostgresConversationLocks", "advisory_key", "conversation_locks", "schema_lock"]
+__all__ = [
+    "LockTimeout",
+    "PostgresConversationLocks",
+    "advisory_key",
+    "conversation_locks",
+    "schema_lock",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +52,33 @@ def _is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+class LockTimeout(Exception):
+    """The advisory lock stayed taken for longer than the caller would wait."""
+
+
+_POLL_S = 0.05
+
+
 @contextmanager
 def _advisory(engine: Engine, key: int, timeout_s: float) -> Iterator[None]:
-    """Hold advisory lock `key` on a connection of its own; OperationalError after `timeout_s`.
+    """Hold advisory lock `key` on a connection of its own; `LockTimeout` after `timeout_s`.
 
-    The connection stays outside any transaction (autocommit): an idle open transaction would
-    block `CREATE INDEX CONCURRENTLY` (LangGraph's migrations) in the worker holding the lock.
+    The connection stays outside any transaction (autocommit), and the wait polls
+    `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock`: a statement blocked on the
+    lock keeps a snapshot open, and `CREATE INDEX CONCURRENTLY` (LangGraph's migrations, run by
+    the worker that holds the schema lock) waits for every older snapshot in the database, so a
+    blocking wait deadlocked two workers starting together.
     """
+    deadline = time.monotonic() + timeout_s
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # Bounded wait: a wedged worker must not hang every other one.
-        conn.execute(text(f"SET lock_timeout = '{int(timeout_s * 1000)}ms'"))
+        while not conn.execute(select(func.pg_try_advisory_lock(key))).scalar():
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"advisory lock {key} still taken after {timeout_s:.0f} s")
+            time.sleep(_POLL_S)
         try:
-            conn.execute(select(func.pg_advisory_lock(key)))
-            try:
-                yield
-            finally:
-                conn.execute(select(func.pg_advisory_unlock(key)))
+            yield
         finally:
-            conn.execute(text("RESET lock_timeout"))
+            conn.execute(select(func.pg_advisory_unlock(key)))
 
 
 @contextmanager
@@ -89,7 +104,7 @@ class PostgresConversationLocks:
         with ExitStack() as stack:
             try:
                 stack.enter_context(_advisory(self.engine, key, self.timeout_s))
-            except OperationalError as exc:
+            except LockTimeout as exc:
                 log.warning("conversation %s stayed locked by another worker", conversation_id)
                 raise Conflict(
                     "another message of this conversation is still being answered; try again",

@@ -154,3 +154,41 @@ def test_the_lock_serialises_read_modify_write_across_workers(postgres_url: str)
     finally:
         for e in engines:
             e.dispose()
+
+
+@pytest.mark.postgres
+def test_a_worker_waiting_for_the_schema_lock_does_not_block_concurrent_index_builds(
+    postgres_url: str,
+) -> None:
+    """Regression: two workers starting together on an empty database hung at start-up.
+
+    The waiting worker blocked inside `pg_advisory_lock`, which keeps a snapshot open, while the
+    lock holder ran LangGraph's `CREATE INDEX CONCURRENTLY`, which waits for every older
+    snapshot: neither could go on, and PostgreSQL cannot see the cycle (it runs through the
+    holder's own process).
+    """
+    holder, waiter = make_engine(postgres_url), make_engine(postgres_url)
+    waited = threading.Event()
+
+    def second_worker() -> None:
+        with schema_lock(waiter, timeout_s=30):
+            waited.set()
+
+    try:
+        with schema_lock(holder):
+            thread = threading.Thread(target=second_worker)
+            thread.start()
+            time.sleep(0.3)  # the second worker is now waiting for the lock
+            with holder.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("SET statement_timeout = '10s'")
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS cic_probe (x int)")
+                conn.exec_driver_sql(
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS cic_x ON cic_probe (x)"
+                )
+                conn.exec_driver_sql("DROP TABLE cic_probe")
+            assert not waited.is_set(), "the second worker waits while the schema is built"
+        thread.join(30)
+        assert waited.is_set()
+    finally:
+        holder.dispose()
+        waiter.dispose()
