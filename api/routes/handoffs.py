@@ -27,16 +27,23 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from sse_starlette import EventSourceResponse, JSONServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClientLimit, ContainerDep, ConversationAuth, JsonBody, MetricsDep
 from api.problems import ApiProblem, body_problems, problem_responses
+from api.schemas import (
+    AgentMessageCreate,
+    CasePublic,
+    ClaimCreate,
+    HandoffDetail,
+    HandoffMessagePublic,
+    HandoffPublic,
+    ResolveCreate,
+)
 from api.security import KeyRing
 from assistant.domain import Case
 from assistant.errors import Forbidden, NotFound, ToolFailed
@@ -60,185 +67,6 @@ HandoffId = Annotated[
 CaseId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,60}$", description="The case's id.")]
 _POLL_SECONDS = 0.5
 _AGENT_ROLES = ("agent", "system")
-
-
-# --- wire models ------------------------------------------------------------------------------
-class HandoffPublic(BaseModel):
-    """One handoff as agents see it; `summary` is the structured summary of DESIGN §6."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "handoff_id": "H-1A2B3C4D5E6F",
-                    "conversation_id": "c_5f0c2b7e9d4a4c1e8b3a6d2f1e0c9b8a",
-                    "created_at": "2026-11-23T11:00:00Z",
-                    "priority": 54,
-                    "language": "da",
-                    "reason": "policy",
-                    "summary": {"reason": "policy", "text": "Policy: lost parcel above ..."},
-                    "status": "waiting",
-                    "mode": "live",
-                    "position": 1,
-                    "callback_phone": None,
-                    "agent": None,
-                    "claimed_at": None,
-                    "resolved_at": None,
-                    "note": None,
-                    "return_to_bot": False,
-                }
-            ]
-        }
-    )
-
-    handoff_id: str
-    conversation_id: str
-    created_at: datetime
-    priority: int
-    language: str
-    reason: str
-    summary: dict[str, Any]
-    status: Literal["waiting", "claimed", "resolved"]
-    mode: Literal["live", "callback"] = Field(
-        description="`live`: the customer waits in the chat; `callback`: call them back."
-    )
-    position: int | None = Field(description="1-based place among waiting live handoffs.")
-    callback_phone: str | None
-    agent: str | None
-    claimed_at: datetime | None
-    resolved_at: datetime | None
-    note: str | None
-    return_to_bot: bool
-
-
-_MESSAGE_EXAMPLE: dict[str, JsonValue] = {
-    "seq": 42,
-    "handoff_id": "H-1A2B3C4D5E6F",
-    "role": "agent",
-    "text": "Hej, det er Mette. Jeg kigger på din pakke.",
-    "at": "2026-11-23T11:04:00Z",
-}
-
-
-class HandoffMessagePublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_MESSAGE_EXAMPLE]})
-
-    seq: int = Field(description="Increases across the queue; the SSE event id.")
-    handoff_id: str
-    role: Literal["customer", "agent", "system"]
-    text: str
-    at: datetime
-
-
-class HandoffDetail(HandoffPublic):
-    """A handoff with what the console shows beside it."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "handoff_id": "H-1A2B3C4D5E6F",
-                    "conversation_id": "c_5f0c2b7e9d4a4c1e8b3a6d2f1e0c9b8a",
-                    "created_at": "2026-11-23T11:00:00Z",
-                    "priority": 10,
-                    "language": "da",
-                    "reason": "customer_request",
-                    "summary": {"reason": "customer_request", "text": "Customer asked ..."},
-                    "status": "claimed",
-                    "mode": "live",
-                    "position": None,
-                    "callback_phone": None,
-                    "agent": "Mette",
-                    "claimed_at": "2026-11-23T11:03:00Z",
-                    "resolved_at": None,
-                    "note": None,
-                    "return_to_bot": False,
-                    "messages": [_MESSAGE_EXAMPLE],
-                    "transcript": [
-                        {"role": "customer", "text": "jeg vil tale med et menneske", "turn": 1}
-                    ],
-                }
-            ]
-        }
-    )
-
-    messages: list[HandoffMessagePublic] = Field(description="Since the handoff, oldest first.")
-    transcript: list[dict[str, Any]] = Field(
-        description="The whole conversation: `{role, text, turn}`, role customer|assistant|agent."
-    )
-
-
-class ClaimCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        json_schema_extra={"examples": [{"agent_name": "Mette"}]},
-    )
-
-    agent_name: str | None = Field(
-        default=None, min_length=1, max_length=60, description="Shown to other agents."
-    )
-
-
-class AgentMessageCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"text": "Hej, det er Mette."}]}
-    )
-
-    text: str = Field(min_length=1, max_length=4000)
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty after trimming")
-        return value.strip()
-
-
-class ResolveCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"note": "Redirect explained", "return_to_bot": True}]},
-    )
-
-    note: str | None = Field(default=None, max_length=2000)
-    return_to_bot: bool = Field(
-        default=False, description="Hand the customer back to the assistant, with the context."
-    )
-
-
-class CasePublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "case_id": "CS-7Q2M4X",
-                    "tracking_id": "RR905677345SE",
-                    "category": "damaged",
-                    "priority": "normal",
-                    "description": "The box was crushed and the lamp is broken.",
-                    "contact_email": "elin@example.com",
-                    "contact_phone": None,
-                    "status": "open",
-                    "language": "sv",
-                    "shipment_status": "DELIVERED",
-                    "created_at": "2026-11-23T11:00:00Z",
-                }
-            ]
-        }
-    )
-
-    case_id: str
-    tracking_id: str
-    category: str
-    priority: str
-    description: str
-    contact_email: str | None
-    contact_phone: str | None
-    status: str
-    language: str
-    shipment_status: str | None
-    created_at: datetime
 
 
 # --- helpers ----------------------------------------------------------------------------------
