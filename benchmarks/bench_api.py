@@ -28,9 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +38,11 @@ from typing import Any
 import httpx
 
 from benchmarks._results import percentiles_ms, write_results
+from benchmarks._server import NOW, ServerProcess, copy_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "evals" / "datasets" / "retrieval_questions.jsonl"
 CONTENT = ROOT / "knowledge" / "content"
-NOW = "2026-11-23T12:00:00+01:00"
 QUICK_TOPICS = (
     "track-parcel", "customs-and-vat", "contact-customer-service", "leave-at-door", "returns",
     "prohibited-items", "lost-parcel", "damaged-parcel", "pickup-deadline", "fraud-sms",
@@ -77,12 +74,6 @@ THANKS = {"da": "tak", "sv": "tack", "en": "thanks"}
 LANGS = ("da", "sv", "en")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def questions(topics: tuple[str, ...] | None) -> dict[str, list[str]]:
     by_language: dict[str, list[str]] = {lang: [] for lang in LANGS}
     for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
@@ -107,53 +98,26 @@ def reset_redirects(data_dir: Path) -> None:
         engine.dispose()
 
 
-class Server:
-    def __init__(self, data_dir: Path, content_dir: Path, log_path: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "BUDBRINGER_DATA_DIR": str(data_dir),
-            "BUDBRINGER_KNOWLEDGE_DIR": str(content_dir),
-            "BUDBRINGER_NOW": NOW,
-            "BUDBRINGER_ENV": "dev",
-            "BUDBRINGER_RATE_LIMIT_CLIENT": "1000000/minute",
-            "BUDBRINGER_RATE_LIMIT_CONVERSATION": "10000/minute",
-            "HF_HUB_OFFLINE": "1",
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-        }
-        command = Path(sys.executable).with_name("budbringer")
-        self.log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [str(command), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout_s: float = 900) -> float:
-        started = time.perf_counter()
-        deadline = time.monotonic() + timeout_s
-        with httpx.Client(base_url=self.base, timeout=5) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.process.returncode}")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        return time.perf_counter() - started
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.25)
-        raise RuntimeError("server not ready in time")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+def start_server(data_dir: Path, content_dir: Path, log_path: Path) -> tuple[ServerProcess, float]:
+    """`budbringer serve` over the bench's data dir; returns it and the seconds to `/readyz`
+    (a first start builds the help-centre index and trains the ETA model)."""
+    server = ServerProcess(
+        {
+            "data_dir": str(data_dir),
+            "knowledge_dir": str(content_dir),
+            "now": NOW,
+            "env": "dev",
+            # Every request comes from 127.0.0.1: the per-address default would refuse the
+            # concurrency phase.
+            "rate_limit_client": "1000000/minute",
+            "rate_limit_conversation": "10000/minute",
+        },
+        log_path,
+        threads=int(os.environ.get("OMP_NUM_THREADS", "1")),
+    )
+    started = time.perf_counter()
+    server.start(timeout_s=900)
+    return server, time.perf_counter() - started
 
 
 def open_conversation(client: httpx.Client, language: str) -> tuple[str, dict[str, str]]:
@@ -341,23 +305,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         root = Path(tmp)
         data_dir = root / "data"
-        content_dir = CONTENT
-        if topics is not None:
-            content_dir = root / "content"
-            for language in ("da", "sv", "nb", "fi", "en"):
-                (content_dir / language).mkdir(parents=True)
-                for topic in topics:
-                    shutil.copy(CONTENT / language / f"{topic}.md", content_dir / language)
+        content_dir = CONTENT if topics is None else copy_topics(root / "content", topics)
         by_language = questions(topics)
-        server = Server(data_dir, content_dir, root / "server.log")
         load_before = os.getloadavg()
+        server, ready_s = start_server(data_dir, content_dir, root / "server.log")
         try:
-            ready_s = server.wait_ready()
             load_ready = os.getloadavg()
-            samples = latency_phase(server.base, data_dir, cycles, by_language)
-            streaming = streaming_phase(server.base, 15 if args.quick else 30, by_language)
-            throughput = asyncio.run(throughput_phase(server.base, conversations, by_language))
-            with httpx.Client(base_url=server.base) as client:
+            base = server.base_url
+            samples = latency_phase(base, data_dir, cycles, by_language)
+            streaming = streaming_phase(base, 15 if args.quick else 30, by_language)
+            throughput = asyncio.run(throughput_phase(base, conversations, by_language))
+            with httpx.Client(base_url=base) as client:
                 metrics_text = client.get("/metrics").text
             load_after = os.getloadavg()
         finally:

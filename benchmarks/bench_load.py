@@ -4,7 +4,7 @@
 
 Starts `budbringer serve` (one worker, embedded stores, temp data dir, clock frozen at the demo
 seed's date, rate limits raised: every request comes from 127.0.0.1) through bench_api's
-`Server`; the server builds its help-centre index on first start (ten topics by default,
+`start_server`; the server builds its help-centre index on first start (ten topics by default,
 `--full` for all thirty). Then N conversations run at the same time, each ten turns in a row:
 
     track a parcel -> a help-centre question -> redirect a parcel to the door (ask, postcode,
@@ -46,8 +46,8 @@ from benchmarks.bench_api import (
     QUICK_TOPICS,
     TRACK,
     YES,
-    Server,
     questions,
+    start_server,
 )
 
 # Parcels a complaint about damage is allowed for (delivered, or damaged in transit).
@@ -222,10 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         root = Path(tmp)
         content_dir = CONTENT if topics is None else copy_topics(root / "content", topics)
-        server = Server(root / "data", content_dir, root / "server.log")
+        server, ready_s = start_server(root / "data", content_dir, root / "server.log")
         try:
-            ready_s = server.wait_ready()
-            latencies, errors, wall = asyncio.run(load(server.base, conversations))
+            latencies, errors, wall = asyncio.run(load(server.base_url, conversations))
         finally:
             server.stop()
             log_lines = (root / "server.log").read_text(encoding="utf-8", errors="replace")
